@@ -1,0 +1,64 @@
+"""``selfgym/Arithmetic-v0``: compute an integer expression; the checker gives the reward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from selfgym.errors import ConfigError
+from selfgym.envs.arithmetic import task as rules
+from selfgym.textenv import Outcome, TextEnv
+from selfgym.types import Task
+
+
+class ArithmeticEnv(TextEnv):
+    """Integer arithmetic with exact-answer verification.
+
+    Args:
+        level: difficulty 1..5 (operands = level + 1, digits up to level); None draws one per episode.
+        max_attempts: answers allowed before the episode ends (wrong answers get feedback).
+    Observation: the problem text, then feedback after a wrong answer.
+    Action: free text whose last integer is the answer.
+    Reward: 1 for the right answer, else 0 (terminal step only).
+    """
+
+    family = "arithmetic"
+    system_prompt = "You solve arithmetic problems. End your reply with the integer answer."
+
+    def __init__(self, level: int | None = None, max_attempts: int = 3, **kwargs: Any):
+        super().__init__(max_observation_length=2048, max_action_length=2048, **kwargs)
+        if level is not None and not 1 <= int(level) <= 5:
+            raise ConfigError(f"level must be in 1..5 or None, got {level!r}")
+        if max_attempts < 1:
+            raise ConfigError(f"max_attempts must be >= 1, got {max_attempts!r}")
+        self.level = level
+        self.max_attempts = max_attempts
+        self.attempts = 0
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        level = self.level if self.level is not None else int(rng.integers(1, 6))
+        return rules.generate(rng, level)
+
+    def begin(self, task: Task) -> str:
+        if task.family != "arithmetic":
+            from selfgym.errors import TaskError
+
+            raise TaskError(f"ArithmeticEnv needs an arithmetic task, got family {task.family!r}")
+        self.attempts = 0
+        return task.prompt
+
+    def act(self, action: str) -> Outcome:
+        self.attempts += 1
+        verdict = rules.check(self.task, action)
+        error = None if rules.parse_answer(action) is not None else "no integer found in the answer"
+        if verdict.passed or self.attempts >= self.max_attempts:
+            msg = "Correct." if verdict.passed else f"Wrong. The answer was {self.task.payload['answer']}."
+            return Outcome(msg, terminated=True, verdict=verdict, action_error=error)
+        left = self.max_attempts - self.attempts
+        return Outcome(f"That is not right ({verdict.error}). Try again; {left} attempt(s) left.",
+                       reward=0.0, action_error=error)
+
+    def cheat(self) -> str:
+        """The oracle action for the current task."""
+        return rules.cheat(self.task)

@@ -1,0 +1,168 @@
+"""TextEnv: the shared shape of selfgym's single-agent text environments.
+
+A family subclasses ``TextEnv`` and writes three methods:
+
+- ``sample_task(rng) -> Task``: pick a task when ``reset`` is not given one;
+- ``begin(task) -> str``: set up the episode, return the first observation's text;
+- ``act(action: str) -> Outcome``: apply one action (any string), say what came back.
+
+The base does the rest of the contract: the Gymnasium 5-tuple, ``reset(seed=None, options=None)``
+with ``options={"task": Task | dict}`` (how curricula choose tasks), observations normalised
+into ``observation_space``, ``info`` with ``task_id``, ``messages`` (OpenAI chat format),
+``tools``, ``difficulty``, ``verdict`` on terminal steps and ``action_error`` when the action
+was malformed, and ``render_mode="ansi"``. Agent mistakes are ``Outcome(action_error=...)``,
+never exceptions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from selfgym.errors import ConfigError
+from selfgym.spaces import DEFAULT_ACTION_LENGTH, DEFAULT_OBS_LENGTH, normalize_text, text_space
+from selfgym.types import ON_INFRA_ERROR, Task, Verdict, resolve_reward
+
+
+@dataclass
+class Outcome:
+    """What one action did.
+
+    ``verdict`` (terminal steps of verified tasks) supplies the reward unless ``reward`` is set;
+    an infrastructure-error verdict is resolved by the env's ``on_infra_error`` policy.
+    """
+
+    observation: str
+    reward: float | None = None
+    terminated: bool = False
+    truncated: bool = False
+    verdict: Verdict | None = None
+    action_error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class TextEnv(gym.Env):
+    """Base class for selfgym's single-agent text envs (see the module docstring)."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    family: str = "text"
+    system_prompt: str | None = None
+
+    def __init__(
+        self,
+        *,
+        render_mode: str | None = None,
+        on_infra_error: str = "raise",
+        max_observation_length: int = DEFAULT_OBS_LENGTH,
+        max_action_length: int = DEFAULT_ACTION_LENGTH,
+    ):
+        if render_mode not in (None, "ansi"):
+            raise ConfigError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        if on_infra_error not in ON_INFRA_ERROR:
+            raise ConfigError(f"on_infra_error must be one of {ON_INFRA_ERROR}, got {on_infra_error!r}")
+        self.render_mode = render_mode
+        self.on_infra_error = on_infra_error
+        self.max_observation_length = max_observation_length
+        self.observation_space = text_space(max_observation_length)
+        self.action_space = text_space(max_action_length)
+        self.task: Task | None = None
+        self.messages: list[dict[str, Any]] = []
+        self._last_obs = ""
+        self._done = False
+
+    # ------------------------------------------------------------------ family hooks
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        """Choose a task for an episode whose ``reset`` did not name one."""
+        raise NotImplementedError(f"{type(self).__name__} must implement sample_task")
+
+    def begin(self, task: Task) -> str:
+        """Start an episode on ``task``; return the first observation's text."""
+        raise NotImplementedError(f"{type(self).__name__} must implement begin")
+
+    def act(self, action: str) -> Outcome:
+        """Apply one action (any string) and say what came back."""
+        raise NotImplementedError(f"{type(self).__name__} must implement act")
+
+    def tools(self) -> list[dict[str, Any]]:
+        """JSON schemas (OpenAI function format) of the tools an agent may call; none by default."""
+        return []
+
+    def coerce_task(self, value: Any) -> Task:
+        """Turn ``options["task"]`` into a Task; families may also accept ids or their own types."""
+        return Task.coerce(value)
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        task = self.coerce_task(options["task"]) if options.get("task") is not None else self.sample_task(self.np_random)
+        self.task = task
+        self._done = False
+        text = self.begin(task)
+        self.messages = []
+        if self.system_prompt:
+            self.messages.append({"role": "system", "content": self.system_prompt})
+        obs = self._observe(text)
+        return obs, self._info({})
+
+    def step(self, action: Any):
+        if self.task is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if isinstance(action, (bytes, bytearray)):
+            action = bytes(action).decode("utf-8", errors="replace")
+        elif not isinstance(action, str):
+            action = "" if action is None else str(action)
+        if self._done:
+            out = Outcome("The episode has ended; call reset().", reward=0.0, terminated=True,
+                          action_error="step() called after the episode ended")
+        else:
+            self.messages.append({"role": "assistant", "content": action})
+            out = self.act(action)
+        extra = dict(out.info)
+        reward = out.reward
+        if out.verdict is not None:
+            value, valid = resolve_reward(out.verdict, self.on_infra_error)
+            extra["verdict"] = out.verdict.to_dict()
+            extra["reward_valid"] = valid
+            if reward is None or not valid:
+                reward = value
+        if reward is None:
+            reward = 0.0
+        if out.action_error:
+            extra["action_error"] = out.action_error
+        self._done = self._done or out.terminated or out.truncated
+        obs = self._observe(out.observation)
+        return obs, float(reward), bool(out.terminated), bool(out.truncated), self._info(extra)
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages)
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _observe(self, text: str) -> str:
+        obs = normalize_text(text, self.max_observation_length)
+        self.messages.append({"role": "user", "content": obs})
+        self._last_obs = obs
+        return obs
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        task = self.task
+        info = {
+            "task_id": task.id if task else None,
+            "family": self.family,
+            "messages": [dict(m) for m in self.messages],
+            "tools": self.tools(),
+            "difficulty": dict(task.difficulty) if task else {},
+        }
+        info.update(extra)
+        return info
+
+
+def is_valid_reward(value: float) -> bool:
+    """True unless ``value`` is the NaN of a masked infrastructure error."""
+    return not (isinstance(value, float) and math.isnan(value))
