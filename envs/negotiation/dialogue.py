@@ -1,0 +1,80 @@
+"""A game plus what each player has read: the state both PettingZoo envs and the runner share.
+
+``Dialogue`` wraps ``rules.Game`` with two transcripts per seat, in OpenAI chat format:
+
+- ``chats[seat]``: everything the seat has seen, rejected outputs and error feedback included.
+  This is ``info["messages"]``, what an LLM policy is prompted with.
+- ``clean[seat]``: the same dialogue without rejected outputs and their errors: the
+  behaviour-cloning view of the game.
+
+``pending[seat]`` is the text the seat has received since its last accepted output (briefing,
+partner messages, the proposal notice or an error); it is the observation's ``"text"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfgym.envs.negotiation import prompts, rules
+from selfgym.envs.negotiation.rules import Context, Game, Move
+from selfgym.spaces import truncate
+
+
+class Dialogue:
+    """One game with per-seat transcripts. ``play(text)`` applies the current seat's output."""
+
+    def __init__(self, context: Context, objective: str = "semi_competitive", starter: int = 0,
+                 max_messages: int = rules.MAX_MESSAGES, max_invalid: int = rules.MAX_INVALID):
+        self.game = Game(context, objective, starter, max_messages, max_invalid)
+        self.briefs = [prompts.system_prompt(context.counts, context.values[s], self.game.objective) for s in (0, 1)]
+        self.chats: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
+        self.clean: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
+        self.pending = [""] * 2
+        self.last_error: list[str | None] = [None, None]
+        self.moves: list[Move] = []
+        for seat in (0, 1):
+            opening = prompts.opening_line(seat == starter)
+            self.pending[seat] = f"{self.briefs[seat]}\n\n{opening}"
+            if seat == starter:
+                self.chats[seat].append({"role": "user", "content": opening})
+                self.clean[seat].append({"role": "user", "content": opening})
+
+    @property
+    def current(self) -> int:
+        return self.game.current
+
+    @property
+    def done(self) -> bool:
+        return self.game.outcome is not None
+
+    def play(self, text: str) -> Move:
+        """Apply the current seat's output and update both transcripts."""
+        move = self.game.play(text)
+        seat, other = move.seat, 1 - move.seat
+        self.moves.append(move)
+        self.chats[seat].append({"role": "assistant", "content": text})
+        if move.kind == rules.INVALID:
+            feedback = prompts.error_message(move.error)
+            self.chats[seat].append({"role": "user", "content": feedback})
+            self.pending[seat] = feedback
+            self.last_error[seat] = move.error
+            return move
+        self.last_error[seat] = None
+        self.clean[seat].append({"role": "assistant", "content": move.text})
+        self.pending[seat] = ""
+        for chat in (self.chats[other], self.clean[other]):
+            chat.append({"role": "user", "content": move.delivered})
+        self.pending[other] = f"{self.pending[other]}\n\n{move.delivered}" if self.pending[other] else move.delivered
+        return move
+
+    def transcript(self) -> str:
+        """The whole game as text, as an onlooker sees it (proposals included)."""
+        lines = [f"Items: {prompts.describe_items(self.game.context.counts)}",
+                 f"Values: player_0 {list(self.game.context.values[0])}, player_1 {list(self.game.context.values[1])}",
+                 f"Objective: {self.game.objective}; player_{self.game.starter} starts."]
+        for m in self.moves:
+            shown = m.text if m.kind != rules.INVALID else f"(rejected: {m.error}) {truncate(m.text, 120)!r}"
+            lines.append(f"player_{m.seat}: {shown}")
+        if self.done:
+            lines.append(f"Outcome: {self.game.outcome}; rewards {list(self.game.rewards())}")
+        return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""Deal or No Deal under PettingZoo: the AEC env ``env()`` and the Parallel env ``parallel_env()``.
+
+Agents are ``"player_0"`` and ``"player_1"``; the seed draws the context (unless
+``reset(options={"task": ...})`` names one) and who starts (unless ``options={"starter": 0|1}``).
+Actions are strings (a ``Text`` space); any string is accepted and an invalid one comes back to
+the same player as an error (``info["action_error"]``), never an exception.
+
+Observation (a ``Dict``):
+
+- ``text``: what the player received since its last accepted output (briefing, partner
+  messages, the proposal notice, or the error for a rejected output);
+- ``counts`` / ``values``: item counts and the player's own values (books, hats, balls);
+- ``turn``: accepted outputs so far; ``to_move``: 1 when it is this player's turn;
+  ``must_propose``: 1 when the partner has proposed; ``invalid_in_row``: consecutive rejected outputs.
+
+``info`` per player: ``task_id``, ``family``, ``messages`` (the player's whole chat, OpenAI
+format: read-only, it grows in place), ``tools``, ``difficulty``, ``seat``, ``to_move``;
+``action_error`` after a rejected output; ``metrics`` and ``verdict`` once the game is over.
+Rewards come only at the end (see ``rules``); the 50-message cap is a truncation, every other
+end a termination.
+
+AEC: ``agent_selection`` is the player to move (the same one again after a rejected output).
+Parallel: every step takes a dict of actions, applies only the mover's (the other's is
+ignored; ``info["active_agent"]`` names the mover), like PettingZoo's turn-based conversion.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import wrappers
+
+from selfgym.errors import ConfigError
+from selfgym.envs.negotiation import contexts as ctxs
+from selfgym.envs.negotiation import metrics, rules
+from selfgym.envs.negotiation.dialogue import Dialogue
+from selfgym.envs.negotiation.rules import Context
+from selfgym.spaces import normalize_text, text_space
+from selfgym.types import Task
+
+AGENTS = ("player_0", "player_1")
+RENDER_MODES = ["human", "ansi"]
+
+
+def _context_source(contexts: Any) -> list[Context] | None:
+    if contexts is None or contexts == "generated":
+        return None
+    if isinstance(contexts, (str, os.PathLike)):
+        return ctxs.load_contexts(contexts)
+    out = [c if isinstance(c, Context) else ctxs.from_task(c) for c in contexts]
+    if not out:
+        raise ConfigError("contexts must not be empty")
+    return out
+
+
+class _NegotiationBase:
+    """What the AEC and Parallel envs share: configuration, spaces, reset, observations, infos."""
+
+    metadata = {"name": "selfgym_negotiation_v0", "render_modes": RENDER_MODES, "render_fps": 1}
+
+    def __init__(self, objective: str = "semi_competitive", contexts: Any = None, max_messages: int = rules.MAX_MESSAGES,
+                 max_invalid: int = rules.MAX_INVALID, max_text_length: int = 8192, render_mode: str | None = None):
+        if render_mode not in (None, *RENDER_MODES):
+            raise ConfigError(f"render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
+        if max_messages < 2 or max_invalid < 1:
+            raise ConfigError(f"need max_messages >= 2 and max_invalid >= 1, got {max_messages}, {max_invalid}")
+        self.objective = rules.canonical_objective(objective)
+        self.contexts = _context_source(contexts)
+        self.max_messages = int(max_messages)
+        self.max_invalid = int(max_invalid)
+        self.max_text_length = int(max_text_length)
+        self.render_mode = render_mode
+        self.possible_agents = list(AGENTS)
+        space = spaces.Dict({
+            "text": text_space(self.max_text_length),
+            "counts": spaces.Box(0, rules.MAX_COUNT, (3,), np.int64),
+            "values": spaces.Box(0, rules.MAX_VALUE, (3,), np.int64),
+            "turn": spaces.Discrete(self.max_messages + 1),
+            "to_move": spaces.Discrete(2),
+            "must_propose": spaces.Discrete(2),
+            "invalid_in_row": spaces.Discrete(self.max_invalid + 1),
+        })
+        self.observation_spaces = {a: space if i == 0 else _copy_space(space) for i, a in enumerate(AGENTS)}
+        self.action_spaces = {a: text_space(self.max_text_length) for a in AGENTS}
+        self.dialogue: Dialogue | None = None
+        self.task: Task | None = None
+        self.np_random = np.random.default_rng()
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    # ---------------------------------------------------------------- task set
+    def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
+        """Every valid context as a Task (``n=None``), or ``n`` generated ones from ``seed``."""
+        return ctxs.task_set(n, seed)
+
+    # ---------------------------------------------------------------- episode setup
+    def _start(self, seed: int | None, options: dict[str, Any] | None) -> None:
+        if seed is not None or self.dialogue is None:
+            self.np_random = np.random.default_rng(seed)
+        options = options or {}
+        if options.get("task") is not None:
+            task = Task.coerce(options["task"])
+            ctx = ctxs.from_task(task)
+        else:
+            if self.contexts is None:
+                ctx = ctxs.generate_context(self.np_random)
+            else:
+                ctx = self.contexts[int(self.np_random.integers(len(self.contexts)))]
+            task = ctxs.to_task(ctx)
+        starter = int(self.np_random.integers(2))
+        if options.get("starter") is not None:
+            starter = int(options["starter"])
+            if starter not in (0, 1):
+                raise ConfigError(f"options['starter'] must be 0 or 1, got {options['starter']!r}")
+        objective = rules.canonical_objective(options.get("objective", self.objective))
+        self.task = task
+        self.dialogue = Dialogue(ctx, objective, starter, self.max_messages, self.max_invalid)
+        self._arrays = [(np.array(ctx.counts, np.int64), np.array(ctx.values[s], np.int64)) for s in (0, 1)]
+
+    def _observation(self, seat: int) -> dict[str, Any]:
+        d = self.dialogue
+        g = d.game
+        counts, values = self._arrays[seat]
+        to_move = int(g.current == seat and g.outcome is None)
+        return {
+            "text": normalize_text(d.pending[seat], self.max_text_length),
+            "counts": counts.copy(),
+            "values": values.copy(),
+            "turn": len(g.messages),
+            "to_move": to_move,
+            "must_propose": int(to_move and g.proposals[1 - seat] is not None),
+            "invalid_in_row": g.invalid_in_row if g.current == seat else 0,
+        }
+
+    def _info(self, seat: int) -> dict[str, Any]:
+        d = self.dialogue
+        info = {
+            "task_id": self.task.id,
+            "family": "negotiation",
+            "messages": d.chats[seat],
+            "tools": [],
+            "difficulty": self.task.difficulty,
+            "seat": seat,
+            "to_move": d.game.current == seat and not d.done,
+        }
+        if d.last_error[seat] is not None:
+            info["action_error"] = d.last_error[seat]
+        if d.done:
+            info["metrics"] = metrics.game_metrics(d)
+            info["verdict"] = metrics.verdict(d, seat).to_dict()
+        return info
+
+    def _render(self) -> str | None:
+        if self.dialogue is None:
+            return None if self.render_mode == "human" else ""
+        text = self.dialogue.transcript()
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text if self.render_mode == "ansi" else None
+
+
+def _copy_space(space: spaces.Dict) -> spaces.Dict:
+    import copy
+
+    return copy.deepcopy(space)
+
+
+def _as_text(action: Any) -> str:
+    if isinstance(action, str):
+        return action
+    if isinstance(action, (bytes, bytearray)):
+        return bytes(action).decode("utf-8", errors="replace")
+    return "" if action is None else str(action)
+
+
+class NegotiationAECEnv(_NegotiationBase, AECEnv):
+    """Turn-based Deal or No Deal (see the module docstring). Build it with ``env()``."""
+
+    metadata = {**_NegotiationBase.metadata, "is_parallelizable": False}
+
+    def __init__(self, **kwargs: Any):
+        _NegotiationBase.__init__(self, **kwargs)
+        AECEnv.__init__(self)
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        self._start(seed, options)
+        self.agents = list(AGENTS)
+        self.rewards = {a: 0.0 for a in AGENTS}
+        self._cumulative_rewards = {a: 0.0 for a in AGENTS}
+        self.terminations = {a: False for a in AGENTS}
+        self.truncations = {a: False for a in AGENTS}
+        self.infos = {a: self._info(i) for i, a in enumerate(AGENTS)}
+        self.agent_selection = AGENTS[self.dialogue.current]
+
+    def observe(self, agent: str) -> dict[str, Any]:
+        return self._observation(AGENTS.index(agent))
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        d = self.dialogue
+        self._cumulative_rewards[agent] = 0.0
+        d.play(_as_text(action))
+        if d.done:
+            r = d.game.rewards()
+            self.rewards = {AGENTS[0]: r[0], AGENTS[1]: r[1]}
+            capped = d.game.outcome == rules.CAPPED
+            self.terminations = {a: not capped for a in AGENTS}
+            self.truncations = {a: capped for a in AGENTS}
+        else:
+            self.rewards = {AGENTS[0]: 0.0, AGENTS[1]: 0.0}
+        self.infos = {AGENTS[0]: self._info(0), AGENTS[1]: self._info(1)}
+        self.agent_selection = AGENTS[d.current]
+        self._accumulate_rewards()
+        if self.render_mode == "human":
+            self._render()
+
+    def render(self) -> str | None:
+        return self._render()
+
+    def close(self) -> None:
+        pass
+
+
+class NegotiationParallelEnv(_NegotiationBase, ParallelEnv):
+    """Deal or No Deal as a Parallel env: only the mover's action is applied each step."""
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        self._start(seed, options)
+        self.agents = list(AGENTS)
+        return self._observations(), self._infos()
+
+    def _observations(self) -> dict[str, dict[str, Any]]:
+        return {a: self._observation(i) for i, a in enumerate(AGENTS)}
+
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        mover = AGENTS[self.dialogue.current]
+        infos = {a: self._info(i) for i, a in enumerate(AGENTS)}
+        for info in infos.values():
+            info["active_agent"] = mover
+        return infos
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            return {}, {}, {}, {}, {}
+        d = self.dialogue
+        mover = AGENTS[d.current]
+        d.play(_as_text(actions.get(mover)))
+        r = d.game.rewards() if d.done else (0.0, 0.0)
+        capped = d.game.outcome == rules.CAPPED
+        obs, infos = self._observations(), self._infos()
+        rewards = {AGENTS[0]: r[0], AGENTS[1]: r[1]}
+        terminations = {a: d.done and not capped for a in AGENTS}
+        truncations = {a: capped for a in AGENTS}
+        if d.done:
+            self.agents = []
+        if self.render_mode == "human":
+            self._render()
+        return obs, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        return self._render()
+
+    def close(self) -> None:
+        pass
+
+
+def raw_env(**kwargs: Any) -> NegotiationAECEnv:
+    """The AEC env without PettingZoo's order-enforcing wrapper (fastest; used by the runner)."""
+    return NegotiationAECEnv(**kwargs)
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The AEC env, wrapped as PettingZoo's classic envs are (order enforcing).
+
+    Kwargs: ``objective`` (``semi_competitive`` | ``cooperative`` | ``competitive``),
+    ``contexts`` (None: the generator; a path to an original-format file; or a list of
+    Contexts/Tasks), ``max_messages`` (50), ``max_invalid`` (5), ``max_text_length``, ``render_mode``.
+    """
+    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+
+
+def parallel_env(**kwargs: Any) -> NegotiationParallelEnv:
+    """The Parallel env (same kwargs as ``env``)."""
+    return NegotiationParallelEnv(**kwargs)

@@ -1,0 +1,79 @@
+"""Per-game metrics and run summaries.
+
+``game_metrics(dialogue)`` is put in ``info["metrics"]`` on a game's terminal step;
+``summarize(list_of_metrics)`` turns many games into the numbers a run reports.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from selfgym.envs.negotiation import rules
+from selfgym.envs.negotiation.dialogue import Dialogue
+from selfgym.types import CheckResult, Status, Verdict
+
+
+def game_metrics(d: Dialogue) -> dict[str, Any]:
+    """Agreement, each player's own score, the joint score, Pareto optimality of the deal,
+    accepted turns, invalid outputs per seat, the outcome and both rewards."""
+    g = d.game
+    scores = g.scores()
+    deal = g.deal() if g.outcome == rules.DEAL else None
+    return {
+        "outcome": g.outcome,
+        "agreement": g.outcome == rules.DEAL,
+        "scores": list(scores) if scores else [0, 0],
+        "joint_score": sum(scores) if scores else 0,
+        "pareto_optimal": rules.is_pareto_optimal(g.context, deal) if deal is not None else False,
+        "turns": len(g.messages),
+        "invalid_outputs": list(g.invalid),
+        "rewards": list(g.rewards()),
+        "objective": g.objective,
+        "starter": g.starter,
+    }
+
+
+def verdict(d: Dialogue, seat: int) -> Verdict:
+    """A Verdict for one seat of a finished game (reward: that seat's reward)."""
+    m = game_metrics(d)
+    agreed = m["agreement"]
+    return Verdict(
+        reward=m["rewards"][seat],
+        passed=agreed,
+        status=Status.OK if agreed else Status.TASK_FAILURE,
+        checks=[
+            CheckResult("agreement", agreed, "" if agreed else f"no deal ({m['outcome']})"),
+            CheckResult("pareto_optimal", m["pareto_optimal"], "" if m["pareto_optimal"] else "a better split existed for both",
+                        score=float(m["joint_score"])),
+        ],
+        error=None if agreed else f"no deal ({m['outcome']})",
+    )
+
+
+def _mean(xs: list[float]) -> float:
+    return float(sum(xs) / len(xs)) if xs else math.nan
+
+
+def summarize(games: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Means over games: agreement rate, each seat's score and reward, joint score, Pareto rate
+    (share of all games that ended in a Pareto-optimal deal, and among deals), turns, invalid outputs."""
+    games = list(games)
+    deals = [g for g in games if g["agreement"]]
+    outcomes: dict[str, int] = {}
+    for g in games:
+        outcomes[g["outcome"]] = outcomes.get(g["outcome"], 0) + 1
+    return {
+        "games": len(games),
+        "agreement_rate": _mean([float(g["agreement"]) for g in games]),
+        "score_0": _mean([g["scores"][0] for g in games]),
+        "score_1": _mean([g["scores"][1] for g in games]),
+        "reward_0": _mean([g["rewards"][0] for g in games]),
+        "reward_1": _mean([g["rewards"][1] for g in games]),
+        "joint_score": _mean([g["joint_score"] for g in games]),
+        "pareto_rate": _mean([float(g["pareto_optimal"]) for g in games]),
+        "pareto_rate_of_deals": _mean([float(g["pareto_optimal"]) for g in deals]),
+        "turns": _mean([g["turns"] for g in games]),
+        "invalid_outputs": _mean([sum(g["invalid_outputs"]) for g in games]),
+        "outcomes": outcomes,
+    }

@@ -1,0 +1,277 @@
+"""Deal or No Deal: the game's rules as plain Python that the envs, runner and tests share.
+
+A *context* is the item counts (books, hats, balls) and each player's private values. Players
+alternate; each turn is one output::
+
+    [message] <text>                      talk to the partner
+    [propose] (x books, y hats, z balls)  the items the speaker keeps
+
+``Game.play(seat, text)`` validates an output and applies it. Invalid outputs (see
+``parse_output``) go back to the same player as an error to retry; the ``max_invalid``-th invalid
+output in a row aborts the game. A proposal cannot open the game; once one player proposes the
+other sees ``prompts.PROPOSAL_NOTICE`` (never the proposal itself) and must propose; the second
+proposal ends the game. The two proposals make a deal only when they add up exactly to the item
+counts. At most ``max_messages`` accepted outputs are exchanged.
+
+Scores: ``s_i = values_i . keep_i`` on a deal. Rewards by objective: ``semi_competitive`` gives
+``s_i``, ``cooperative`` gives ``s_0 + s_1`` to both, ``competitive`` gives ``s_i - s_j``. No deal,
+an abort or the message cap gives 0 to both under every objective.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from selfgym.envs.negotiation import prompts
+
+ITEMS = ("book", "hat", "ball")
+OBJECTIVES = ("semi_competitive", "cooperative", "competitive")
+OBJECTIVE_ALIASES = {"self": "semi_competitive", "semi": "semi_competitive", "coop": "cooperative",
+                     "comp": "competitive"}
+MAX_MESSAGES = 50
+MAX_INVALID = 5
+TOTAL_VALUE = 10
+MIN_COUNT, MAX_COUNT = 1, 4
+MIN_TOTAL, MAX_TOTAL = 5, 7
+MAX_VALUE = 10
+
+MESSAGE, PROPOSE, INVALID = "message", "propose", "invalid"
+DEAL, NO_DEAL, ABORTED, CAPPED = "deal", "no_deal", "aborted", "cap"
+
+# Error reasons (the text a player reads, and what tests match).
+ERR_FORMAT = "an output must start with [message] or [propose]."
+ERR_TWO_MOVES = "send one output per turn: [message] or [propose] may appear only once, at the start."
+ERR_MUST_PROPOSE = "your partner has proposed, so you must answer with [propose] (x books, y hats, z balls)."
+ERR_OPENING_PROPOSAL = "a proposal cannot be the first move; discuss the split with your partner first."
+ERR_ORDER = "a proposal must name books, hats and balls, in that order."
+ERR_THREE_NUMBERS = "a proposal must contain exactly three numbers: books, hats, balls."
+ERR_ABOVE_TOTAL = "a proposal cannot keep more items of a kind than the pool holds."
+
+_NUMBER = re.compile(r"\d+")
+
+
+def canonical_objective(name: str) -> str:
+    """Map an objective name or alias (``self``, ``coop``, ``comp``) to its canonical name."""
+    name = OBJECTIVE_ALIASES.get(name, name)
+    if name not in OBJECTIVES:
+        from selfgym.errors import ConfigError
+
+        raise ConfigError(f"objective must be one of {OBJECTIVES} (or {sorted(OBJECTIVE_ALIASES)}), got {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Context:
+    """One game's setup: item counts and both players' private values (books, hats, balls)."""
+
+    counts: tuple[int, int, int]
+    values: tuple[tuple[int, int, int], tuple[int, int, int]]
+
+    @classmethod
+    def of(cls, counts: Sequence[int], values_a: Sequence[int], values_b: Sequence[int]) -> "Context":
+        return cls(tuple(int(x) for x in counts), (tuple(int(x) for x in values_a), tuple(int(x) for x in values_b)))
+
+
+def constraint_violations(ctx: Context) -> list[str]:
+    """Every Deal-or-No-Deal constraint ``ctx`` breaks (empty when it is a valid context)."""
+    bad = []
+    c = ctx.counts
+    if len(c) != 3 or not all(MIN_COUNT <= n <= MAX_COUNT for n in c):
+        bad.append(f"counts {c} must be three numbers in {MIN_COUNT}..{MAX_COUNT}")
+    if not MIN_TOTAL <= sum(c) <= MAX_TOTAL:
+        bad.append(f"total items {sum(c)} must be in {MIN_TOTAL}..{MAX_TOTAL}")
+    for seat, v in enumerate(ctx.values):
+        if len(v) != 3 or not all(0 <= x <= MAX_VALUE for x in v):
+            bad.append(f"player {seat} values {v} must be three integers in 0..{MAX_VALUE}")
+        elif sum(n * x for n, x in zip(c, v)) != TOTAL_VALUE:
+            bad.append(f"player {seat} values the pool at {sum(n * x for n, x in zip(c, v))}, not {TOTAL_VALUE}")
+    a, b = ctx.values
+    if not all(x > 0 or y > 0 for x, y in zip(a, b)):
+        bad.append("every item type must be worth something to at least one player")
+    if not any(x > 0 and y > 0 for x, y in zip(a, b)):
+        bad.append("at least one item type must be worth something to both players")
+    return bad
+
+
+def score(values: Sequence[int], keep: Sequence[int]) -> int:
+    """The value of ``keep`` under ``values``."""
+    return int(values[0] * keep[0] + values[1] * keep[1] + values[2] * keep[2])
+
+
+def rewards(objective: str, scores: Sequence[int] | None) -> tuple[float, float]:
+    """Both players' rewards under ``objective``; ``scores=None`` (no deal) gives zeros."""
+    if scores is None:
+        return 0.0, 0.0
+    s0, s1 = float(scores[0]), float(scores[1])
+    if objective == "semi_competitive":
+        return s0, s1
+    if objective == "cooperative":
+        return s0 + s1, s0 + s1
+    if objective == "competitive":
+        return s0 - s1, s1 - s0
+    raise ValueError(f"unknown objective {objective!r}")
+
+
+def allocations(counts: Sequence[int]):
+    """Every ``keep`` vector for player 0 (player 1 keeps ``counts - keep``)."""
+    return itertools.product(*(range(n + 1) for n in counts))
+
+
+@functools.lru_cache(maxsize=8192)
+def pareto_frontier(ctx: Context) -> frozenset[tuple[int, int, int]]:
+    """Player 0's ``keep`` vectors whose splits no other split Pareto-dominates."""
+    a, b = ctx.values
+    points = [(k, score(a, k), score(b, [n - x for n, x in zip(ctx.counts, k)])) for k in allocations(ctx.counts)]
+    front = []
+    for k, u, v in points:
+        dominated = any(u2 >= u and v2 >= v and (u2 > u or v2 > v) for _, u2, v2 in points)
+        if not dominated:
+            front.append(k)
+    return frozenset(front)
+
+
+def is_pareto_optimal(ctx: Context, keep0: Sequence[int]) -> bool:
+    """True when the split giving player 0 ``keep0`` cannot be improved for one without the other losing."""
+    return tuple(int(x) for x in keep0) in pareto_frontier(ctx)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed output: its kind (message/propose/invalid), content, proposal and error reason."""
+
+    kind: str
+    content: str = ""
+    proposal: tuple[int, int, int] | None = None
+    error: str | None = None
+
+
+def parse_output(text: str, counts: Sequence[int], *, must_propose: bool, first_move: bool) -> Parsed:
+    """Validate one output against the rules (see the module docstring); never raises."""
+    s = text.strip()
+    if s.startswith("[message]"):
+        body = s[9:]
+        if "[message]" in body or "[propose]" in body:
+            return Parsed(INVALID, error=ERR_TWO_MOVES)
+        if must_propose:
+            return Parsed(INVALID, error=ERR_MUST_PROPOSE)
+        return Parsed(MESSAGE, content=s)
+    if s.startswith("[propose]"):
+        if first_move:
+            return Parsed(INVALID, error=ERR_OPENING_PROPOSAL)
+        body = s[9:]
+        if "[message]" in body or "[propose]" in body:
+            return Parsed(INVALID, error=ERR_TWO_MOVES)
+        low = body.lower()
+        if not -1 < low.find("book") < low.find("hat") < low.find("ball"):
+            return Parsed(INVALID, error=ERR_ORDER)
+        numbers = _NUMBER.findall(body)
+        if len(numbers) != 3:
+            return Parsed(INVALID, error=ERR_THREE_NUMBERS)
+        keep = (int(numbers[0]), int(numbers[1]), int(numbers[2]))
+        if any(k > n for k, n in zip(keep, counts)):
+            return Parsed(INVALID, error=ERR_ABOVE_TOTAL)
+        return Parsed(PROPOSE, content=s, proposal=keep)
+    return Parsed(INVALID, error=ERR_FORMAT)
+
+
+@dataclass
+class Move:
+    """What one call to ``Game.play`` did. ``delivered`` is what the partner reads (None if nothing)."""
+
+    seat: int
+    kind: str
+    text: str
+    error: str | None = None
+    proposal: tuple[int, int, int] | None = None
+    delivered: str | None = None
+
+
+@dataclass
+class Game:
+    """The state of one game. ``play`` is the only mutator; ``current`` is the seat to move.
+
+    Attributes:
+        context, objective, starter: the setup (objective canonical, starter 0 or 1).
+        current: seat to move next. proposals: each seat's proposal or None.
+        messages: accepted outputs as ``(seat, text)``; invalid: invalid outputs per seat;
+        invalid_in_row: consecutive invalid outputs of the current seat.
+        outcome: None while running, then ``deal``, ``no_deal``, ``aborted`` or ``cap``.
+    """
+
+    context: Context
+    objective: str = "semi_competitive"
+    starter: int = 0
+    max_messages: int = MAX_MESSAGES
+    max_invalid: int = MAX_INVALID
+    current: int = field(init=False)
+    proposals: list = field(init=False)
+    messages: list = field(init=False)
+    invalid: list = field(init=False)
+    invalid_in_row: int = field(init=False, default=0)
+    outcome: str | None = field(init=False, default=None)
+
+    def __post_init__(self):
+        self.objective = canonical_objective(self.objective)
+        self.current = int(self.starter)
+        self.proposals = [None, None]
+        self.messages = []
+        self.invalid = [0, 0]
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def must_propose(self) -> bool:
+        """True when the seat to move must answer a proposal."""
+        return self.proposals[1 - self.current] is not None
+
+    def play(self, text: str) -> Move:
+        """Apply the current seat's output; returns what happened. The game must not be over."""
+        if self.outcome is not None:
+            raise RuntimeError("the game is over")
+        seat = self.current
+        parsed = parse_output(text, self.context.counts, must_propose=self.proposals[1 - seat] is not None,
+                              first_move=not self.messages)
+        if parsed.kind == INVALID:
+            self.invalid[seat] += 1
+            self.invalid_in_row += 1
+            if self.invalid_in_row >= self.max_invalid:
+                self.outcome = ABORTED
+            return Move(seat, INVALID, text, error=parsed.error)
+        self.invalid_in_row = 0
+        self.messages.append((seat, parsed.content))
+        if parsed.kind == PROPOSE:
+            self.proposals[seat] = parsed.proposal
+            delivered = prompts.PROPOSAL_NOTICE
+            if self.proposals[1 - seat] is not None:
+                self.outcome = DEAL if self.deal() is not None else NO_DEAL
+        else:
+            delivered = parsed.content
+        if self.outcome is None and len(self.messages) >= self.max_messages:
+            self.outcome = CAPPED
+        self.current = 1 - seat
+        return Move(seat, parsed.kind, parsed.content, proposal=parsed.proposal, delivered=delivered)
+
+    def deal(self) -> tuple[int, int, int] | None:
+        """Player 0's share when both proposals add up to the counts, else None."""
+        p0, p1 = self.proposals
+        if p0 is None or p1 is None:
+            return None
+        if all(x + y == n for x, y, n in zip(p0, p1, self.context.counts)):
+            return p0
+        return None
+
+    def scores(self) -> tuple[int, int] | None:
+        """Each player's own value of what they keep, when the game ended in a deal."""
+        if self.outcome != DEAL:
+            return None
+        return score(self.context.values[0], self.proposals[0]), score(self.context.values[1], self.proposals[1])
+
+    def rewards(self) -> tuple[float, float]:
+        """Both rewards under the game's objective (zeros unless the game ended in a deal)."""
+        return rewards(self.objective, self.scores())
