@@ -26,6 +26,8 @@ class SamplingParams:
     stop: list[str] | None = None
     seed: int | None = None
     logprobs: bool = True
+    top_logprobs: int = 0
+    """Also return the ``top_logprobs`` most likely tokens per position (0: none)."""
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Completion:
 
     ``token_ids`` / ``logprobs`` are the generated tokens and their log-probabilities under the
     sampling distribution (None where a backend cannot say); ``prompt_token_ids`` likewise for
-    the rendered prompt. ``finish_reason`` is "stop" or "length".
+    the rendered prompt. ``finish_reason`` is "stop" or "length".  ``top_logprobs`` (when asked
+    for) maps each position's likeliest token texts to their log-probabilities.
     """
 
     text: str
@@ -43,6 +46,8 @@ class Completion:
     finish_reason: str = "stop"
     prompt_token_ids: list[int] | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    top_logprobs: list[dict[str, float]] | None = None
+    """Per position, the most likely tokens (text -> logprob), when ``SamplingParams.top_logprobs``."""
 
 
 @runtime_checkable

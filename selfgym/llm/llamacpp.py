@@ -1,0 +1,135 @@
+"""llama.cpp in-process: an xllamacpp server on a loopback port, driven as an OpenAI backend.
+
+``LlamaCppBackend(gguf)`` starts (or reuses) an ``xllamacpp.Server`` inside this process, bound
+to 127.0.0.1 on a free port, with ``n_parallel`` slots so a batch of chats decodes together
+(continuous batching). It then talks to it like any OpenAI-compatible server, and adds the
+prompt's token ids (llama.cpp's ``/apply-template`` and ``/tokenize``) so trajectories carry
+prompt and completion tokens alike.
+
+One server per (model, slots, context) is shared by every backend in the process: tests,
+agents and wrappers that each ask for ``make_backend("default")`` load the model once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from selfgym.errors import BackendError, DependencyError
+from selfgym.llm.base import Chat, Completion, SamplingParams
+from selfgym.llm.openai import OpenAIBackend
+
+_SERVERS: dict[tuple, "LlamaCppServer"] = {}
+_LOCK = threading.Lock()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaCppServer:
+    """An xllamacpp (llama.cpp) HTTP server running in this process on 127.0.0.1.
+
+    Args:
+        gguf: the model file.
+        n_parallel: decoding slots (chats decoded at once).
+        ctx_per_slot: context tokens per slot (prompt plus completion).
+        threads: CPU threads for decoding (default: all cores).
+    """
+
+    def __init__(self, gguf: str | os.PathLike, n_parallel: int = 8, ctx_per_slot: int = 2048,
+                 threads: int | None = None):
+        try:
+            import xllamacpp
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise DependencyError("xllamacpp", "llamacpp", "serving GGUF models") from exc
+        path = Path(gguf)
+        if not path.is_file():
+            raise BackendError(f"no GGUF model at {path}")
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = int(n_parallel)
+        params.n_ctx = int(n_parallel) * int(ctx_per_slot)
+        params.hostnames = ["127.0.0.1"]
+        params.verbosity = -1
+        if threads:
+            params.cpuparams.n_threads = int(threads)
+            params.cpuparams_batch.n_threads = int(threads)
+        last: Exception | None = None
+        for _ in range(3):  # the free port can be taken between probing and binding
+            params.port = _free_port()
+            try:
+                self._server = xllamacpp.Server(params)
+                break
+            except Exception as exc:  # noqa: BLE001 - xllamacpp raises plain RuntimeError
+                last = exc
+        else:
+            raise BackendError(f"xllamacpp could not start a server for {path}: {last}")
+        self.gguf = path
+        self.n_parallel = int(n_parallel)
+        self.url = f"http://127.0.0.1:{params.port}"
+
+    def close(self) -> None:
+        """Stop the server (it also stops when the process exits)."""
+        server = getattr(self, "_server", None)
+        self._server = None
+        del server
+
+
+def shared_server(gguf: str | os.PathLike, n_parallel: int = 8, ctx_per_slot: int = 2048,
+                  threads: int | None = None) -> LlamaCppServer:
+    """The process-wide server for these settings, started on first use."""
+    key = (str(Path(gguf).resolve()), int(n_parallel), int(ctx_per_slot), threads)
+    with _LOCK:
+        server = _SERVERS.get(key)
+        if server is None:
+            server = _SERVERS[key] = LlamaCppServer(gguf, n_parallel, ctx_per_slot, threads)
+        return server
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_SERVERS.values()):
+        server.close()
+    _SERVERS.clear()
+
+
+class LlamaCppBackend(OpenAIBackend):
+    """A GGUF model served in-process by xllamacpp (see the module docstring).
+
+    Args:
+        gguf: the model file; None means the default model (``selfgym.models.default_gguf_path``).
+        n_parallel: server slots; batches larger than this queue on the server.
+        ctx_per_slot: context tokens per slot.
+        prompt_token_ids: also fetch each prompt's token ids (two small local requests per chat).
+    """
+
+    def __init__(self, gguf: str | os.PathLike | None = None, n_parallel: int = 8, ctx_per_slot: int = 2048,
+                 threads: int | None = None, prompt_token_ids: bool = True, **kw: Any):
+        if gguf is None:
+            from selfgym.models import default_gguf_path
+
+            gguf = default_gguf_path()
+        self.server = shared_server(gguf, n_parallel, ctx_per_slot, threads)
+        super().__init__(self.server.url, model=Path(gguf).name, concurrency=max(n_parallel, 1), **kw)
+        self.name = f"llamacpp:{Path(gguf).name}"
+        self.want_prompt_ids = prompt_token_ids
+
+    def prompt_ids(self, chat: Chat) -> list[int]:
+        """The token ids of ``chat`` rendered with the model's chat template (generation prompt included)."""
+        text = self._request("/apply-template", {"messages": list(chat)})["prompt"]
+        return list(self._request("/tokenize", {"content": text, "add_special": True, "parse_special": True})["tokens"])
+
+    def _one(self, chat: Chat, sampling: SamplingParams) -> list[Completion]:
+        out = super()._one(chat, sampling)
+        if self.want_prompt_ids:
+            ids = self.prompt_ids(chat)
+            for c in out:
+                c.prompt_token_ids = ids
+        return out
