@@ -14,7 +14,7 @@ Observation (a ``Dict``):
   ``must_propose``: 1 when the partner has proposed; ``invalid_in_row``: consecutive rejected outputs.
 
 ``info`` per player: ``task_id``, ``family``, ``messages`` (the player's whole chat, OpenAI
-format: read-only, it grows in place), ``tools``, ``difficulty``, ``seat``, ``to_move``;
+format, rejected outputs and their errors included), ``tools``, ``difficulty``, ``seat``, ``to_move``;
 ``action_error`` after a rejected output; ``metrics`` and ``verdict`` once the game is over.
 Rewards come only at the end (see ``rules``); the 50-message cap is a truncation, every other
 end a termination.
@@ -145,9 +145,9 @@ class _NegotiationBase:
         info = {
             "task_id": self.task.id,
             "family": "negotiation",
-            "messages": d.chats[seat],
+            "messages": [dict(m) for m in d.chats[seat]],
             "tools": [],
-            "difficulty": self.task.difficulty,
+            "difficulty": dict(self.task.difficulty),
             "seat": seat,
             "to_move": d.game.current == seat and not d.done,
         }

@@ -1,0 +1,89 @@
+"""``selfgym selfplay negotiation``: run a round of Deal-or-No-Deal self-play from the shell.
+
+    selfgym selfplay negotiation --policy fair --games 200 --out runs/r0
+    selfgym selfplay negotiation --policy model --model default --pool greedy,fair,runs/ckpt1 --out runs/r1
+
+``--policy`` and each ``--pool`` entry is a scripted partner (greedy, fair, stubborn, random) or
+a model: ``model`` uses ``--model``; any other entry is taken as a model path or name. Models are
+built by ``selfgym.agents.llm.LLMAgent`` (imported only when asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any
+
+from selfgym.errors import DependencyError
+from selfgym.envs.negotiation.partners import PARTNERS, make_partner
+from selfgym.envs.negotiation.rules import OBJECTIVE_ALIASES, OBJECTIVES
+from selfgym.types import to_jsonable
+
+
+def llm_agent(model: str) -> Any:
+    """An LLM policy for ``model`` (``"default"``, a local path or an endpoint) via selfgym.agents.llm."""
+    try:
+        mod = importlib.import_module("selfgym.agents.llm")
+    except ModuleNotFoundError as exc:
+        if exc.name and "selfgym.agents.llm".startswith(exc.name):
+            raise DependencyError("selfgym.agents.llm", "transformers", f"the model policy {model!r}") from exc
+        raise
+    cls = mod.LLMAgent
+    for factory in ("from_spec", "from_model", "from_name"):
+        if hasattr(cls, factory):
+            return getattr(cls, factory)(model)
+    return cls(model=model)
+
+
+def build_policy(spec: str, model: str = "default", seed: int = 0) -> Any:
+    """A policy from a CLI spec: a scripted name, ``model`` (uses ``model``), or a model path/name."""
+    if spec in PARTNERS:
+        return make_partner(spec, seed=seed)
+    agent = llm_agent(model if spec == "model" else spec)
+    if not getattr(agent, "name", None) or spec != "model":
+        try:
+            agent.name = spec if spec != "model" else model
+        except AttributeError:
+            pass
+    return agent
+
+
+def _run(args: argparse.Namespace) -> int:
+    from selfgym.envs.negotiation.runner import run_round
+
+    try:
+        policy = build_policy(args.policy, args.model, args.seed)
+        pool = [build_policy(s.strip(), args.model, args.seed + 1 + k)
+                for k, s in enumerate(args.pool.split(",")) if s.strip()] if args.pool else []
+        if args.partner:
+            pool = [build_policy(args.partner, args.model, args.seed + 1)]
+    except DependencyError as exc:
+        print(f"selfgym selfplay negotiation: {exc}", file=sys.stderr)
+        return 2
+    result = run_round(policy, opponents=pool or None, games=args.games, seed=args.seed, objective=args.objective,
+                       contexts=args.contexts, max_messages=args.max_messages, batch_size=args.batch_size,
+                       out_dir=args.out, hf_dataset=not args.no_hf_dataset)
+    print(json.dumps(to_jsonable({"summary": result.summary, "files": result.files}), indent=2))
+    return 0
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    selfplay = sub.add_parser("selfplay", help="self-play runs between policies")
+    games = selfplay.add_subparsers(dest="game", metavar="GAME", required=True)
+    p = games.add_parser("negotiation", help="Deal or No Deal self-play; writes trajectories and a filtered BC dataset",
+                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--policy", default="model", help="scripted name (%s), 'model', or a model path (default: model)" % ", ".join(PARTNERS))
+    p.add_argument("--model", default="default", help="the model behind 'model' (default: the packaged default model)")
+    p.add_argument("--partner", default=None, help="a fixed partner instead of self-play (same forms as --policy)")
+    p.add_argument("--pool", default=None, help="comma-separated opponents (snapshots and scripted partners); one drawn per game")
+    p.add_argument("--games", type=int, default=100, help="games in the round (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="game i uses seed+i for its context and starter")
+    p.add_argument("--objective", default="semi_competitive", choices=list(OBJECTIVES) + sorted(OBJECTIVE_ALIASES))
+    p.add_argument("--contexts", default=None, help="an original-format contexts file (default: the generator)")
+    p.add_argument("--max-messages", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=64, help="games played side by side (one act_batch per policy and turn)")
+    p.add_argument("--out", default=None, help="output folder for trajectories, summary and the BC dataset")
+    p.add_argument("--no-hf-dataset", action="store_true", help="skip writing the Hugging Face dataset folder")
+    p.set_defaults(func=_run)

@@ -1,0 +1,257 @@
+"""Self-play runs: many games between policies, trajectories per seat, and the filtered
+behaviour-cloning dataset of Liao, Tomlin and Klein (2024).
+
+Policies are ``selfgym.agent.Agent`` objects. Games run side by side; at every turn the movers
+that share a policy are asked together through ``act_batch``, so an LLM policy gets batches.
+
+**Token ids.** After ``act_batch`` a policy may expose the completions behind its actions as
+``last_completions`` (a list of ``selfgym.llm.Completion`` aligned with the batch), or, for a
+batch of one, ``last_completion``. The runner copies their ``token_ids``, ``logprobs`` and
+``prompt_token_ids`` into that seat's ``Step``; policies without them leave those fields None.
+
+**Modes.** ``run_round(policy)`` is self-play (one policy in both seats; both seats are
+trainable). ``run_round(policy, opponents=[...])`` plays the policy against a pool (earlier
+snapshots, scripted partners): each game draws an opponent, the policy alternates seats, and
+only the policy's seats are trainable.
+
+**Filtered behaviour cloning.** For each seat, the trainable games whose reward for that seat
+is strictly above the seat's mean reward over the round are kept; each becomes one example
+``{"messages": [...]}`` holding that seat's clean dialogue (rejected outputs left out), ready
+for TRL's ``SFTTrainer``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from selfgym.agent import Agent
+from selfgym.errors import ConfigError, require
+from selfgym.envs.negotiation import metrics
+from selfgym.envs.negotiation.env import AGENTS, NegotiationAECEnv
+from selfgym.types import Episode, Step, Task, dump_jsonl, to_jsonable
+
+ENV_NAME = "selfgym/negotiation"
+
+
+def policy_name(agent: Agent) -> str:
+    return str(getattr(agent, "name", None) or type(agent).__name__)
+
+
+@dataclass
+class GameRecord:
+    """One finished game: its seats' policies, trajectories, metrics and clean dialogues."""
+
+    index: int
+    seed: int
+    task_id: str
+    policies: tuple[str, str]
+    trainable: tuple[bool, bool]
+    episodes: tuple[Episode, Episode]
+    metrics: dict[str, Any]
+    clean: tuple[list[dict[str, Any]], list[dict[str, Any]]]
+    transcript: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "seed": self.seed, "task_id": self.task_id, "policies": list(self.policies),
+                "trainable": list(self.trainable), "metrics": self.metrics, "transcript": self.transcript}
+
+
+def _completions(agent: Agent, n: int) -> list[Any]:
+    comps = getattr(agent, "last_completions", None)
+    if comps is not None and len(comps) == n:
+        return list(comps)
+    one = getattr(agent, "last_completion", None)
+    if one is not None and n == 1:
+        return [one]
+    return [None] * n
+
+
+def play_games(seatings: Sequence[tuple[Agent, Agent]], *, seeds: Sequence[int], tasks: Sequence[Task | None] | None = None,
+               trainable: Sequence[tuple[bool, bool]] | None = None, env_kwargs: dict[str, Any] | None = None,
+               batch_size: int = 64) -> list[GameRecord]:
+    """Play one game per seating (``(player_0 policy, player_1 policy)``), ``batch_size`` at a time."""
+    if len(seeds) != len(seatings):
+        raise ConfigError(f"need one seed per game: {len(seeds)} seeds for {len(seatings)} games")
+    tasks = list(tasks) if tasks is not None else [None] * len(seatings)
+    trainable = list(trainable) if trainable is not None else [(True, True)] * len(seatings)
+    records: list[GameRecord] = []
+    for start in range(0, len(seatings), max(1, batch_size)):
+        idx = range(start, min(start + batch_size, len(seatings)))
+        records.extend(_play_batch(list(idx), seatings, seeds, tasks, trainable, env_kwargs or {}))
+    return records
+
+
+def _play_batch(idx, seatings, seeds, tasks, trainable, env_kwargs) -> list[GameRecord]:
+    envs, steps = {}, {}
+    for i in idx:
+        env = NegotiationAECEnv(**env_kwargs)
+        env.reset(seed=int(seeds[i]), options={"task": tasks[i]} if tasks[i] is not None else None)
+        envs[i], steps[i] = env, ([], [])
+        for agent in seatings[i]:
+            agent.reset()
+    active = list(idx)
+    while active:
+        groups: dict[int, list[int]] = {}
+        for i in active:
+            seat = AGENTS.index(envs[i].agent_selection)
+            groups.setdefault(id(seatings[i][seat]), []).append(i)
+        for games in groups.values():
+            first = games[0]
+            agent = seatings[first][AGENTS.index(envs[first].agent_selection)]
+            obs = [envs[i].observe(envs[i].agent_selection) for i in games]
+            infos = [envs[i].infos[envs[i].agent_selection] for i in games]
+            actions = agent.act_batch(obs, infos)
+            if len(actions) != len(games):
+                raise ConfigError(f"{policy_name(agent)}.act_batch returned {len(actions)} actions for {len(games)} observations")
+            for i, o, action, comp in zip(games, obs, actions, _completions(agent, len(games))):
+                env = envs[i]
+                seat = AGENTS.index(env.agent_selection)
+                env.step(action)
+                info = env.infos[AGENTS[seat]]
+                steps[i][seat].append(Step(
+                    observation=o["text"], action=action if isinstance(action, str) else str(action), reward=0.0,
+                    info={"turn": int(o["turn"]), **({"action_error": info["action_error"]} if "action_error" in info else {})},
+                    token_ids=getattr(comp, "token_ids", None), logprobs=getattr(comp, "logprobs", None),
+                    prompt_token_ids=getattr(comp, "prompt_token_ids", None),
+                ))
+        active = [i for i in active if not envs[i].dialogue.done]
+    return [_record(i, envs[i], steps[i], seatings[i], seeds[i], trainable[i]) for i in idx]
+
+
+def _trim(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    chat = [dict(m) for m in chat]
+    while chat and chat[-1]["role"] != "assistant":
+        chat.pop()
+    return chat
+
+
+def _record(i, env, seat_steps, seating, seed, trainable) -> GameRecord:
+    d = env.dialogue
+    m = metrics.game_metrics(d)
+    capped = m["outcome"] == "cap"
+    names = (policy_name(seating[0]), policy_name(seating[1]))
+    episodes = []
+    for seat in (0, 1):
+        st = seat_steps[seat]
+        if st:
+            st[-1].reward = float(m["rewards"][seat])
+            st[-1].terminated, st[-1].truncated = not capped, capped
+            st[-1].info["metrics"] = m
+        episodes.append(Episode(env_id=ENV_NAME, task_id=env.task.id, seed=int(seed), steps=st, agent=names[seat],
+                                metadata={"game": i, "seat": seat, "reward": float(m["rewards"][seat]),
+                                          "messages": d.chats[seat]}))
+    return GameRecord(i, int(seed), env.task.id, names, tuple(trainable), tuple(episodes), m,
+                      (_trim(d.clean[0]), _trim(d.clean[1])), d.transcript())
+
+
+def filter_for_bc(records: Sequence[GameRecord]) -> list[dict[str, Any]]:
+    """The paper's filter: per seat, trainable games scoring strictly above that seat's mean."""
+    examples = []
+    for seat in (0, 1):
+        mine = [r for r in records if r.trainable[seat] and len(r.clean[seat]) > 1]
+        if not mine:
+            continue
+        mean = float(np.mean([r.metrics["rewards"][seat] for r in mine]))
+        for r in mine:
+            reward = float(r.metrics["rewards"][seat])
+            if reward > mean:
+                examples.append({"messages": r.clean[seat], "game": r.index, "seat": seat, "reward": reward,
+                                 "round_mean": mean, "task_id": r.task_id, "policy": r.policies[seat]})
+    examples.sort(key=lambda e: (e["game"], e["seat"]))
+    return examples
+
+
+def to_hf_dataset(examples: Sequence[dict[str, Any]]):
+    """A Hugging Face ``datasets.Dataset`` with a conversational ``messages`` column (and metadata)."""
+    datasets = require("datasets", "data", "the behaviour-cloning dataset")
+    cols = {k: [e[k] for e in examples] for k in ("messages", "game", "seat", "reward", "round_mean", "task_id", "policy")}
+    if not examples:
+        features = datasets.Features({
+            "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+            "game": datasets.Value("int64"), "seat": datasets.Value("int64"), "reward": datasets.Value("float64"),
+            "round_mean": datasets.Value("float64"), "task_id": datasets.Value("string"), "policy": datasets.Value("string"),
+        })
+        return datasets.Dataset.from_dict(cols, features=features)
+    return datasets.Dataset.from_dict(cols)
+
+
+@dataclass
+class RoundResult:
+    """What ``run_round`` produced: the games, their summary and the filtered BC examples."""
+
+    records: list[GameRecord]
+    summary: dict[str, Any]
+    bc_examples: list[dict[str, Any]]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def run_round(policy: Agent, *, opponents: Sequence[Agent] | None = None, games: int = 100, seed: int = 0,
+              objective: str = "semi_competitive", contexts: Any = None, tasks: Sequence[Task] | None = None,
+              max_messages: int = 50, batch_size: int = 64, out_dir: str | os.PathLike | None = None,
+              hf_dataset: bool = True) -> RoundResult:
+    """One round: ``games`` games of self-play (no ``opponents``) or against a pool; optionally written to ``out_dir``.
+
+    Game ``i`` uses seed ``seed + i`` (context and starter) or ``tasks[i % len(tasks)]``.
+    Files in ``out_dir``: ``trajectories_player_0.jsonl`` / ``trajectories_player_1.jsonl``
+    (one ``Episode`` per game and seat), ``games.jsonl`` (metrics and transcripts),
+    ``summary.json``, ``bc.jsonl`` and, with ``hf_dataset``, ``bc_dataset/`` (``Dataset.save_to_disk``).
+    """
+    if games < 1:
+        raise ConfigError(f"games must be >= 1, got {games}")
+    rng = np.random.default_rng(seed)
+    seatings, trainable = [], []
+    for i in range(games):
+        if not opponents:
+            seatings.append((policy, policy))
+            trainable.append((True, True))
+        else:
+            other = opponents[int(rng.integers(len(opponents)))]
+            seatings.append((policy, other) if i % 2 == 0 else (other, policy))
+            trainable.append((True, False) if i % 2 == 0 else (False, True))
+    game_tasks = [tasks[i % len(tasks)] for i in range(games)] if tasks else None
+    env_kwargs = {"objective": objective, "contexts": contexts, "max_messages": max_messages}
+    records = play_games(seatings, seeds=[seed + i for i in range(games)], tasks=game_tasks, trainable=trainable,
+                         env_kwargs=env_kwargs, batch_size=batch_size)
+    summary = summarize_round(records, policy_name(policy))
+    result = RoundResult(records, summary, filter_for_bc(records))
+    if out_dir is not None:
+        result.files = write_round(result, out_dir, hf_dataset=hf_dataset)
+    return result
+
+
+def summarize_round(records: Sequence[GameRecord], learner: str | None = None) -> dict[str, Any]:
+    """``metrics.summarize`` over all games, plus the learner's mean reward and the BC filter's size."""
+    out = metrics.summarize(r.metrics for r in records)
+    rewards = [r.metrics["rewards"][s] for r in records for s in (0, 1) if r.trainable[s]]
+    out["learner"] = learner
+    out["learner_reward"] = float(np.mean(rewards)) if rewards else math.nan
+    out["bc_examples"] = len(filter_for_bc(records))
+    return out
+
+
+def write_round(result: RoundResult, out_dir: str | os.PathLike, hf_dataset: bool = True) -> dict[str, str]:
+    """Write a round's files (see ``run_round``); returns their paths by name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for seat, agent in enumerate(AGENTS):
+        path = out / f"trajectories_{agent}.jsonl"
+        dump_jsonl((r.episodes[seat] for r in result.records), path)
+        files[f"trajectories_{agent}"] = str(path)
+    files["games"] = str(out / "games.jsonl")
+    dump_jsonl((r.to_dict() for r in result.records), files["games"])
+    files["summary"] = str(out / "summary.json")
+    Path(files["summary"]).write_text(json.dumps(to_jsonable(result.summary), indent=2) + "\n", encoding="utf-8")
+    files["bc"] = str(out / "bc.jsonl")
+    dump_jsonl(result.bc_examples, files["bc"])
+    if hf_dataset:
+        files["bc_dataset"] = str(out / "bc_dataset")
+        to_hf_dataset(result.bc_examples).save_to_disk(files["bc_dataset"])
+    return files
