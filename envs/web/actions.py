@@ -1,0 +1,160 @@
+"""The web action language shared by both backends: BrowserGym-style calls as strings.
+
+``click('12')``, ``fill('16', 'hello')``, ``select_option('7', 'Blue')``, ``press('Enter')`` or
+``press('16', 'Enter')``, ``scroll('down')``, ``hover('9')``, ``noop()`` and
+``send_msg_to_user('Which date?')``. Ids may be quoted or bare integers. An agent's reply may
+hold prose or a code fence around the call: the *last* well-formed call in it is the action.
+
+``parse_action`` returns a ``WebAction`` or raises ``ActionError`` with a message that says
+what was wrong and what is accepted; envs turn that into an error observation, never an
+exception. ``ACTIONS`` describes every action once; the prompt text (``action_help``) and the
+OpenAI tool schemas (``tool_schemas``) are both generated from it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from selfgym.errors import SelfgymError
+
+
+class ActionError(SelfgymError, ValueError):
+    """An agent's action string could not be understood (becomes an error observation)."""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action: its name, parameter names (with an optional tail), and what it does."""
+
+    name: str
+    params: tuple[str, ...]
+    doc: str
+    optional_first: bool = False  # press(key) or press(id, key)
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    a.name: a
+    for a in (
+        ActionSpec("click", ("id",), "Click the element with this id."),
+        ActionSpec("fill", ("id", "text"), "Clear the text field with this id and type the text into it."),
+        ActionSpec("select_option", ("id", "option"), "Choose the option with this label in the drop-down list with this id."),
+        ActionSpec("press", ("id", "key"), "Press a key (Enter, Tab, Backspace, ArrowDown, ...), on the element with this id if one is given, else on the focused element.", optional_first=True),
+        ActionSpec("scroll", ("direction",), "Scroll the page 'up' or 'down'."),
+        ActionSpec("hover", ("id",), "Move the mouse over the element with this id."),
+        ActionSpec("noop", (), "Do nothing for one step (let the page update)."),
+        ActionSpec("send_msg_to_user", ("text",), "Send a message to the user, for example to ask for information the instruction does not give."),
+    )
+}
+
+_CALL_START = re.compile(r"\b(" + "|".join(ACTIONS) + r")\s*\(")
+_FENCE = re.compile(r"```[a-zA-Z]*")
+
+
+@dataclass(frozen=True)
+class WebAction:
+    """A parsed action: ``name`` and its arguments by parameter name (ids as strings)."""
+
+    name: str
+    args: dict[str, str]
+
+    @property
+    def target(self) -> str | None:
+        return self.args.get("id")
+
+    def __str__(self) -> str:
+        vals = ", ".join(repr(self.args[p]) for p in ACTIONS[self.name].params if p in self.args)
+        return f"{self.name}({vals})"
+
+
+def _literal(node: ast.AST) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int)) and not isinstance(node.value, bool):
+        return str(node.value)
+    raise ActionError("arguments must be quoted strings or integers")
+
+
+def _parse_call(text: str) -> WebAction:
+    tree = ast.parse(text, mode="eval")
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in ACTIONS:
+        raise ActionError("not an action call")
+    spec = ACTIONS[call.func.id]
+    if call.keywords:
+        values = {}
+        for kw in call.keywords:
+            if kw.arg not in spec.params:
+                raise ActionError(f"{spec.name}() has no parameter {kw.arg!r}; it takes {list(spec.params)}")
+            values[kw.arg] = _literal(kw.value)
+        values.update({p: _literal(a) for p, a in zip(spec.params, call.args)})
+    else:
+        args = [_literal(a) for a in call.args]
+        params = spec.params
+        if spec.optional_first and len(args) == len(params) - 1:
+            params = params[1:]
+        if len(args) != len(params):
+            raise ActionError(f"{spec.name}() takes {len(spec.params)} argument(s) ({', '.join(spec.params)}), got {len(args)}")
+        values = dict(zip(params, args))
+    required = spec.params[1:] if spec.optional_first else spec.params
+    missing = [p for p in required if p not in values]
+    if missing:
+        raise ActionError(f"{spec.name}() is missing {missing}")
+    if "id" in values:
+        values["id"] = values["id"].strip().strip("[]")
+        if not values["id"]:
+            raise ActionError(f"{spec.name}() needs a non-empty element id")
+    if spec.name == "scroll":
+        d = values["direction"].strip().lower()
+        if d not in ("up", "down"):
+            raise ActionError(f"scroll() direction must be 'up' or 'down', got {values['direction']!r}")
+        values["direction"] = d
+    return WebAction(spec.name, values)
+
+
+def parse_action(text: str) -> WebAction:
+    """The last well-formed action call in ``text``; ActionError when there is none."""
+    if not isinstance(text, str):
+        raise ActionError(f"an action must be a string, got {type(text).__name__}")
+    clean = _FENCE.sub("", text)
+    starts = [m.start() for m in _CALL_START.finditer(clean)]
+    if not starts:
+        raise ActionError("no action found; expected one of: " + ", ".join(f"{a}(...)" for a in ACTIONS))
+    last_error: ActionError | None = None
+    for start in reversed(starts):
+        tail = clean[start:]
+        for close in (i for i, ch in enumerate(tail) if ch == ")"):
+            try:
+                return _parse_call(tail[: close + 1])
+            except SyntaxError:
+                continue
+            except ActionError as exc:
+                last_error = last_error or exc
+                break
+    if last_error is not None:
+        raise last_error
+    raise ActionError("the action call is malformed (check quotes and parentheses), e.g. click('12') or fill('16', 'text')")
+
+
+def action_help() -> str:
+    """The action list as prompt text, generated from ``ACTIONS``."""
+    lines = ["Actions (reply with exactly one):"]
+    for spec in ACTIONS.values():
+        params = list(spec.params)
+        sig = ", ".join(params)
+        if spec.optional_first:
+            sig = f"{params[1]}) or {spec.name}({sig}"
+        lines.append(f"  {spec.name}({sig}): {spec.doc}")
+    return "\n".join(lines)
+
+
+def tool_schemas() -> list[dict]:
+    """OpenAI function-calling schemas for the actions, generated from ``ACTIONS``."""
+    out = []
+    for spec in ACTIONS.values():
+        props = {p: {"type": "string", "description": p} for p in spec.params}
+        required = list(spec.params[1:] if spec.optional_first else spec.params)
+        out.append({"type": "function", "function": {
+            "name": spec.name, "description": spec.doc,
+            "parameters": {"type": "object", "properties": props, "required": required},
+        }})
+    return out
