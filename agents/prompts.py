@@ -1,0 +1,167 @@
+"""Prompt templates: how an LLM agent turns (observation, info) into a chat, and text into an action.
+
+A template sees only what an env returns: the observation and ``info`` (``messages``, ``tools``,
+``family``, ``task_id``). It never imports an env. ``template_for(info)`` picks the family's
+template, falling back to ``GenericTemplate``, which works for any env that follows the info
+contract (and for envs that do not, from the observation alone).
+
+Each template also defines ``answer_key(text)``: the canonical form of an answer, used where
+answers are compared rather than executed (majority votes, confidence, reflection).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+Chat = list[dict[str, Any]]
+
+
+def _obs_text(observation: Any) -> str:
+    if isinstance(observation, dict):
+        return str(observation.get("text", observation))
+    return str(observation)
+
+
+class GenericTemplate:
+    """Any env: its own messages (system prompt, dialogue so far), plus tool syntax when it has tools.
+
+    Args:
+        system_prompt: used when the env's messages carry none.
+        max_chars: budget for the dialogue; the oldest turns after the first user message are
+            dropped first (small models have small contexts).
+    """
+
+    family: str | None = None
+    system_prompt = "You are a careful agent. Read the task and reply with exactly the action it asks for."
+
+    def __init__(self, system_prompt: str | None = None, max_chars: int = 6000):
+        if system_prompt is not None:
+            self.system_prompt = system_prompt
+        self.max_chars = max_chars
+
+    # ------------------------------------------------------------------ prompt
+    def extra_system(self, info: dict[str, Any]) -> str:
+        """Text appended to the system message (family hints, tool syntax)."""
+        tools = info.get("tools") or []
+        if not tools:
+            return ""
+        lines = ["You can call these tools:"]
+        for t in tools:
+            fn = t.get("function", t)
+            params = ", ".join((fn.get("parameters") or {}).get("properties", {}))
+            lines.append(f"- {fn.get('name')}({params}): {fn.get('description', '')}".rstrip())
+        lines.append('Call one with <tool_call>{"name": "...", "arguments": {...}}</tool_call>. '
+                     "When done, give <final_answer>...</final_answer>.")
+        return "\n".join(lines)
+
+    def chat(self, observation: Any, info: dict[str, Any], memory: str = "") -> Chat:
+        """The chat to send: system (env's or ours, plus extras and memory), then the dialogue."""
+        messages = [dict(m) for m in (info.get("messages") or []) if m.get("content") is not None]
+        if not messages:
+            messages = [{"role": "user", "content": _obs_text(observation)}]
+        system = [m for m in messages if m["role"] == "system"]
+        dialogue = [m for m in messages if m["role"] != "system"]
+        parts = [system[0]["content"] if system else self.system_prompt, self.extra_system(info), memory]
+        head = {"role": "system", "content": "\n\n".join(p for p in parts if p)}
+        return [head] + self._fit(dialogue)
+
+    def _fit(self, dialogue: Chat) -> Chat:
+        """Keep the first user turn and as many of the latest turns as fit ``max_chars``."""
+        if sum(len(str(m["content"])) for m in dialogue) <= self.max_chars or len(dialogue) <= 2:
+            return dialogue
+        first, rest = dialogue[0], dialogue[1:]
+        kept: Chat = []
+        budget = self.max_chars - len(str(first["content"]))
+        for m in reversed(rest):
+            budget -= len(str(m["content"]))
+            if budget < 0 and kept:
+                break
+            kept.append(m)
+        kept.reverse()
+        if kept and kept[0]["role"] == "assistant":  # keep user/assistant alternation
+            kept = kept[1:] or kept
+        return [first] + kept
+
+    # ------------------------------------------------------------------ action
+    def extract(self, text: str, info: dict[str, Any]) -> str:
+        """The action to send: the completion, trimmed of whitespace and a role prefix."""
+        text = text.strip()
+        return re.sub(r"^(assistant|answer)\s*:\s*", "", text, flags=re.I) if len(text) < 40 else text
+
+    def answer_key(self, text: str) -> str | None:
+        """Canonical answer: a final-answer tag or line if present, else the last non-empty line."""
+        m = re.search(r"<final_answer>(.*?)</final_answer>", text, re.S | re.I)
+        if m:
+            return _norm(m.group(1))
+        m = re.search(r"final answer\s*[:\-]\s*(.+)", text, re.I)
+        if m:
+            return _norm(m.group(1))
+        for obj in _json_objects(text):
+            if isinstance(obj, dict) and obj.get("name") == "final_answer":
+                return _norm(json.dumps((obj.get("arguments") or {}).get("answer"), sort_keys=True))
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        return _norm(lines[-1]) if lines else None
+
+
+class ArithmeticTemplate(GenericTemplate):
+    """Arithmetic: short working, then the integer alone on the last line."""
+
+    family = "arithmetic"
+    system_prompt = "You solve arithmetic problems. Think briefly, then write the integer answer alone on the last line."
+
+    def extra_system(self, info: dict[str, Any]) -> str:
+        return "Example:\nCompute 3 + 4 * 2.\n4 * 2 = 8, 3 + 8 = 11\n11"
+
+    def answer_key(self, text: str) -> str | None:
+        found = re.findall(r"-?\d[\d,]*", text)
+        return found[-1].replace(",", "") if found else None
+
+
+class CodeTemplate(GenericTemplate):
+    """Code tasks: one fenced Python block holding the whole solution."""
+
+    family = "code"
+    system_prompt = "You write correct, complete Python. Reply with one ```python code block holding the whole solution."
+
+    def answer_key(self, text: str) -> str | None:
+        m = re.findall(r"```(?:python)?\n(.*?)```", text, re.S)
+        code = m[-1] if m else text
+        return "\n".join(ln.rstrip() for ln in code.strip().splitlines() if ln.strip()) or None
+
+
+class NegotiationTemplate(GenericTemplate):
+    """Deal or No Deal: one short message, or a proposal in the syntax the env's prompt gives."""
+
+    family = "negotiation"
+    system_prompt = ("You negotiate how to split items with a partner. Keep messages short. "
+                     "Follow the action format in the instructions exactly.")
+
+
+TEMPLATES: dict[str, type[GenericTemplate]] = {
+    t.family: t for t in (ArithmeticTemplate, CodeTemplate, NegotiationTemplate) if t.family
+}
+
+
+def template_for(info: dict[str, Any], overrides: dict[str, GenericTemplate] | None = None) -> GenericTemplate:
+    """The template for ``info["family"]`` (overrides first), else the generic one."""
+    family = info.get("family")
+    if overrides and family in overrides:
+        return overrides[family]
+    cls = TEMPLATES.get(family, GenericTemplate)
+    return cls()
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().strip(".").strip().lower())
+
+
+def _json_objects(text: str) -> list[Any]:
+    out = []
+    for m in re.finditer(r"\{.*\}", text, re.S):
+        try:
+            out.append(json.loads(m.group(0)))
+        except json.JSONDecodeError:
+            pass
+    return out
