@@ -657,7 +657,7 @@ class ToolSet:
         t = self.tools.get(call.name)
         if t is None:
             hint = difflib.get_close_matches(call.name, list(self.tools), n=1)
-            msg = (f"unknown tool {call.name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            msg = (f"unknown tool {call.name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ".")
                    + f" Available tools: {', '.join(self.tools) or 'none'}")
             return ToolResult(call.name, False, f"Error: {msg}", error=msg)
         try:
