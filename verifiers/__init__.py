@@ -1,0 +1,94 @@
+"""Sandboxed verification: run untrusted code and turn what it did into rewards.
+
+```python
+from selfgym.verifiers import get_sandbox, default_sandbox, Limits, Result
+sb = get_sandbox("docker")   # "docker" | "process" | "auto"
+res = sb.run({"main.py": "print(1)"}, ["python3", "main.py"], Limits(timeout_s=2))
+
+from selfgym.verifiers.checker import run_tests, run_io_cases
+verdict = run_tests(code, tests, entry_point="solve")
+```
+
+Backends: ``docker`` (warm pool of locked-down containers; see ``docker_backend``) and
+``process`` (local subprocesses with rlimits; weaker). ``auto`` prefers docker when the engine
+and the image answer, else falls back to process with a logged warning. Asking for ``docker``
+when it is unavailable raises ``SandboxError``: never a silent fallback. Importing this package
+does not import the Docker SDK.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+
+from selfgym.errors import ConfigError, SandboxError
+from selfgym.verifiers.limits import OUTCOMES, Limits, Result
+from selfgym.verifiers.pool import Sandbox
+
+__all__ = ["BACKENDS", "OUTCOMES", "Limits", "Result", "Sandbox", "default_sandbox", "get_sandbox", "docker_available"]
+
+BACKENDS = ("docker", "process", "auto")
+ENV_VAR = "SELFGYM_SANDBOX"
+log = logging.getLogger("selfgym.sandbox")
+_default: Sandbox | None = None
+_default_lock = threading.Lock()
+
+
+def docker_available() -> tuple[bool, str]:
+    """(True, "") when the engine answers and the sandbox image exists, else (False, why)."""
+    try:
+        from selfgym.verifiers.image import image_exists
+        from selfgym.verifiers.docker_backend import client
+
+        c = client()
+        if not image_exists(c):
+            return False, "the sandbox image is missing (run: selfgym sandbox build)"
+        return True, ""
+    except SandboxError as exc:
+        return False, str(exc)
+    except ImportError as exc:
+        return False, f"the docker package is not installed ({exc})"
+
+
+def get_sandbox(backend: str = "auto", limits: Limits | None = None, **options) -> Sandbox:
+    """A new sandbox of ``backend`` ("docker", "process" or "auto").
+
+    ``options`` go to the backend: ``pool_size``, ``max_jobs`` (recycle a worker after this many
+    jobs), ``retries`` (extra tries after an infrastructure failure); docker also takes ``image``.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"sandbox backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        ok, why = docker_available()
+        if not ok:
+            log.warning("docker sandbox unavailable (%s); falling back to the weaker 'process' sandbox", why)
+            backend = "process"
+        else:
+            backend = "docker"
+    if backend == "process":
+        from selfgym.verifiers.process import ProcessSandbox
+
+        options.pop("image", None)
+        return ProcessSandbox(limits, **options)
+    from selfgym.verifiers.docker_backend import DockerSandbox
+
+    return DockerSandbox(limits, **options)
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide shared sandbox (backend from $SELFGYM_SANDBOX, default "auto"), closed at exit."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = get_sandbox(os.environ.get(ENV_VAR, "auto"))
+            atexit.register(_close_default)
+        return _default
+
+
+def _close_default() -> None:
+    global _default
+    if _default is not None:
+        _default.close()
+        _default = None

@@ -1,0 +1,105 @@
+"""The ``process`` backend: runners as local subprocesses, for machines without Docker.
+
+Weaker than docker, and it says so once in the log. What it does: rlimits per job (address
+space, CPU, file size, open files, processes), a fresh scratch directory per job, a clean
+environment, the wall-clock timeout and output cap, and killing whatever a job leaves running.
+When selfgym runs as root it also gives each job an empty network namespace and drops it to
+``nobody`` (uid 65534), so a job cannot reach the network or signal its runner. What it does not
+do: hide the host's files from the job, bound disk use beyond one file's size, or (when not
+root) stop network access and signals to the runner. See docs/SECURITY.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+
+from selfgym.verifiers.limits import Limits
+from selfgym.verifiers.pool import Sandbox, Worker
+
+log = logging.getLogger("selfgym.sandbox")
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+NOBODY = 65534
+_warned = threading.Event()
+
+
+class ProcessWorker(Worker):
+    def __init__(self, name: str, python: str):
+        super().__init__(name)
+        self.dir = tempfile.mkdtemp(prefix="selfgym-sandbox-")
+        os.chmod(self.dir, 0o711)  # jobs run as nobody and must reach their work dir
+        user = ["--user", str(NOBODY)] if os.geteuid() == 0 else []
+        self.proc = subprocess.Popen([python, "-I", "-S", RUNNER, "--workdir", os.path.join(self.dir, "w"), *user],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, close_fds=True)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            self.wait_ready(30.0)
+        except Exception:
+            self.close()
+            raise
+
+    def _send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def _recv_some(self, timeout: float) -> bytes:
+        if not self._sel.select(timeout):
+            return b"" if self.proc.poll() is not None else self._recv_some_retry(timeout)
+        return os.read(self.proc.stdout.fileno(), 1 << 20)
+
+    def _recv_some_retry(self, timeout: float) -> bytes:
+        from selfgym.verifiers.pool import WorkerLost
+
+        raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s")
+
+    def close(self) -> None:
+        import shutil
+
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._sel.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _default_python() -> str:
+    """The interpreter for local runners: the system one when jobs drop to ``nobody`` (ours may
+    live under a private home directory that ``nobody`` cannot read)."""
+    if os.geteuid() == 0 and os.access("/usr/bin/python3", os.X_OK):
+        return "/usr/bin/python3"
+    return sys.executable
+
+
+class ProcessSandbox(Sandbox):
+    """Local subprocess runners with rlimits and scratch directories (see the module doc)."""
+
+    name = "process"
+
+    def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
+                 retries: int = 2, python: str | None = None):
+        self.python = python or _default_python()
+        self._n = 0
+        if not _warned.is_set():
+            _warned.set()
+            log.warning("using the 'process' sandbox: jobs run as local processes with rlimits only; "
+                        "they can read host files%s. Use the docker backend for untrusted code.",
+                        "" if os.geteuid() == 0 else ", reach the network and signal their runner")
+        super().__init__(limits, pool_size or max(2, os.cpu_count() or 2), max_jobs, retries)
+
+    def _start_worker(self) -> Worker:
+        self._n += 1
+        return ProcessWorker(f"process-runner-{self._n}", self.python)
