@@ -5,7 +5,7 @@ A page is described by a flat list of *nodes* in document order. Each node is a 
     {"id": "12", "role": "button", "name": "Submit", "value": None,
      "states": ["focused"], "depth": 2}
 
-``id`` is stable for the element's lifetime within an episode (and, for a seeded task, across
+``id`` (None for a text run that cannot be targeted) is stable for the element's lifetime within an episode (and, for a seeded task, across
 trials); ``role`` is an ARIA-like role (button, link, textbox, checkbox, radio, combobox,
 option, tab, treeitem, listitem, heading, text, ...); ``name`` is the visible text or label;
 ``value`` is the current value of an input (or None); ``states`` holds flags such as
@@ -40,7 +40,8 @@ def _quote(text: str, limit: int = NAME_LIMIT) -> str:
 
 def render_node(node: dict[str, Any]) -> str:
     """One outline line (without indentation) for ``node``."""
-    parts = [f"[{node['id']}]", node.get("role") or "generic"]
+    parts = [f"[{node['id']}]"] if node.get("id") is not None else []
+    parts.append(node.get("role") or "generic")
     name = node.get("name")
     if name:
         parts.append(_quote(name))

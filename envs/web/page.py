@@ -204,7 +204,7 @@ class Page:
                 note.append(f"{self.scroll} line(s) above")
             if below > 0:
                 note.append(f"{below} line(s) below")
-            nodes.append({"id": "-", "role": "note", "name": "scrollable page: " + ", ".join(note), "value": None,
+            nodes.append({"id": None, "role": "note", "name": "scrollable page: " + ", ".join(note), "value": None,
                           "states": [], "depth": 0})
         return nodes
 

@@ -1,0 +1,199 @@
+"""``selfgym/MiniWoB-<task>-v0``: the real MiniWoB++ task pages in headless Chromium.
+
+The page comes from the ``miniwob`` wheel (``file://``), is reloaded on every reset, seeded with
+``Math.seedrandom`` and started with its timer pushed out of reach, so the step cap, not the
+wall clock, ends an episode. Observation, actions and reward are those of every selfgym web env
+(``selfgym.envs.web.base``); the page's own reward decides success (raw reward > 0), and its
+raw value is kept in ``info["raw_reward"]`` (partial credit: ``max(0, raw)``).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from selfgym.envs.miniwob import browser as shared
+from selfgym.envs.miniwob.catalog import page_path, step_cap, task_names, text_solvable
+from selfgym.envs.web.actions import WebAction
+from selfgym.envs.web.base import ActionFailed, WebEnvBase
+from selfgym.errors import ConfigError, TaskError, VerifierError
+from selfgym.types import Task
+
+SNAPSHOT_JS = (pathlib.Path(__file__).with_name("snapshot.js")).read_text()
+TIMER_MS = 2_000_000_000  # below setTimeout's 2**31 - 1 limit, about 23 days
+ACTION_TIMEOUT_MS = 1500
+MAX_NODES = 400
+_INFRA_MARKERS = ("has been closed", "Target closed", "Browser closed", "Connection closed", "crashed")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _is_infra(exc: BaseException) -> bool:
+    return any(m in str(exc) for m in _INFRA_MARKERS) or type(exc).__name__ == "TargetClosedError"
+
+
+class MiniWoBEnv(WebEnvBase):
+    """A real MiniWoB++ task in Chromium.
+
+    Args:
+        task: the MiniWoB++ task name (``"click-button"``); any of ``catalog.task_names()``.
+        max_steps: override the task's step cap (10 to 30 by task).
+        reward: ``"binary"`` or ``"partial"`` (see ``selfgym.envs.web.base``).
+        settle_ms: milliseconds to wait after each action for the page's handlers and animations.
+    ``reset(options={"task": Task | dict})`` plays any MiniWoB++ task and seed.
+    """
+
+    family = "miniwob"
+
+    def __init__(self, task: str = "click-button", settle_ms: int = 20, **kwargs: Any):
+        super().__init__(**kwargs)
+        if task not in task_names():
+            raise ConfigError(f"unknown MiniWoB++ task {task!r}; known: {list(task_names())}")
+        self.task_name = task
+        self.settle_ms = int(settle_ms)
+        self.text_solvable = text_solvable(task)
+        self._context = None
+        self._page = None
+        self._snap: dict[str, Any] = {"utterance": "", "nodes": []}
+        self._reply: str | None = None
+
+    # ------------------------------------------------------------------ tasks
+    def _make_task(self, name: str, seed: int) -> Task:
+        return Task(
+            id=f"miniwob/{name}/{seed}", family="miniwob", prompt=f"MiniWoB++ task {name} (seed {seed})",
+            payload={"task": name, "seed": int(seed)},
+            difficulty={"step_cap": step_cap(name), "text_solvable": int(text_solvable(name))},
+            source="miniwob", license="MIT", metadata={"backend": "chromium"},
+        )
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        return self._make_task(self.task_name, int(rng.integers(0, 2**31 - 1)))
+
+    def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
+        """``n`` (default 20) seeded instances of this env's task: seeds ``seed .. seed+n-1``."""
+        return [self._make_task(self.task_name, seed + i) for i in range(20 if n is None else int(n))]
+
+    def coerce_task(self, value: Any) -> Task:
+        task = Task.coerce(value)
+        if task.family != "miniwob" or task.payload.get("task") not in task_names():
+            raise TaskError(f"MiniWoBEnv needs a miniwob task naming one of the 125 pages; got family "
+                            f"{task.family!r}, task {task.payload.get('task')!r}")
+        return task
+
+    # ------------------------------------------------------------------ backend hooks
+    def _start(self, task: Task) -> int:
+        name, seed = task.payload["task"], int(task.payload.get("seed", 0))
+        try:
+            if self._page is None or self._page.is_closed():
+                self._context, self._page = shared.new_page()
+            self._page.goto(pathlib.Path(page_path(name)).as_uri(), wait_until="load")
+            self._page.evaluate(
+                """([seed, ms]) => {
+                    Math.seedrandom(String(seed));
+                    core.EPISODE_MAX_TIME = ms;
+                    window.__sgNext = 1;
+                    core.startEpisodeReal();
+                }""", [seed, TIMER_MS])
+            self._page.wait_for_function("() => WOB_TASK_READY !== false", timeout=5000)
+        except VerifierError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any browser failure here is ours, not the agent's
+            raise VerifierError(f"could not load MiniWoB++ task {name}: {_first_line(exc)}") from exc
+        return step_cap(name)
+
+    def _snapshot(self) -> None:
+        self._snap = self._page.evaluate(SNAPSHOT_JS, MAX_NODES)
+
+    def _instruction(self) -> str:
+        return self._snap.get("utterance") or (self.task.prompt if self.task else "")
+
+    def _nodes(self) -> list[dict[str, Any]]:
+        try:
+            self._snapshot()
+        except Exception as exc:  # noqa: BLE001
+            raise VerifierError(f"could not read the page: {_first_line(exc)}") from exc
+        return self._snap["nodes"]
+
+    def _perform(self, action: WebAction) -> None:
+        page = self._page
+        try:
+            if action.name == "noop":
+                page.wait_for_timeout(200)
+                return
+            if action.name == "send_msg_to_user":
+                self._reply = "(nobody reads messages on this page)"
+                return
+            if action.name == "scroll":
+                page.mouse.wheel(0, 300 if action.args["direction"] == "down" else -300)
+            elif action.name == "press" and "id" not in action.args:
+                page.keyboard.press(action.args["key"])
+            else:
+                loc = page.locator(f'[data-sgid="{action.target}"]')
+                if loc.count() == 0:
+                    raise ActionFailed(f"there is no element with id {action.target!r} on the page")
+                loc = loc.first
+                if action.name == "click":
+                    loc.click(timeout=ACTION_TIMEOUT_MS)
+                elif action.name == "hover":
+                    loc.hover(timeout=ACTION_TIMEOUT_MS)
+                elif action.name == "fill":
+                    loc.fill(action.args["text"], timeout=ACTION_TIMEOUT_MS)
+                elif action.name == "select_option":
+                    loc.select_option(label=action.args["option"], timeout=ACTION_TIMEOUT_MS)
+                elif action.name == "press":
+                    loc.press(action.args["key"], timeout=ACTION_TIMEOUT_MS)
+            if self.settle_ms:
+                page.wait_for_timeout(self.settle_ms)
+        except ActionFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sort Playwright errors into ours and the agent's
+            if _is_infra(exc):
+                raise VerifierError(f"the browser failed: {_first_line(exc)}") from exc
+            raise ActionFailed(f"{action.name} failed: {_first_line(exc)}") from None
+
+    def _outcome(self) -> tuple[bool, float, str]:
+        try:
+            done, raw, reason = self._page.evaluate("() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]")
+        except Exception as exc:  # noqa: BLE001
+            raise VerifierError(f"could not read the page's reward: {_first_line(exc)}") from exc
+        return bool(done), float(raw or 0.0), str(reason) if reason else ""
+
+    def _partial(self) -> float:
+        done, raw, _ = self._outcome()
+        return max(0.0, raw) if done else 0.0
+
+    def _take_user_reply(self) -> str | None:
+        reply, self._reply = self._reply, None
+        return reply
+
+    def close(self):
+        for closer in (getattr(self._page, "close", None), getattr(self._context, "close", None)):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - the browser may already be gone
+                pass
+        self._page = self._context = None
+        super().close()
+
+
+def pids_of_owner(tag: str) -> list[int]:
+    """Process ids whose command line carries this owner tag (Linux ``/proc``)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if (shared.OWNER_FLAG + tag).encode() in f.read():
+                    out.append(int(entry))
+        except OSError:
+            continue
+    return out
