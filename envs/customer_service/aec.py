@@ -6,7 +6,8 @@ either seat ends the conversation by saying ``###STOP###``, and ``max_steps`` ag
 truncate it. Actions are strings (any string: an unreadable tool call comes back to the agent as
 an error observation and ``info["action_error"]``).
 
-Observation: the text the seat received since it last moved. ``info`` per seat: ``task_id``,
+Observation (a ``Dict``): ``text``, what the seat received since it last moved; ``steps``, agent
+actions so far; ``to_move``, 1 when it is this seat's turn. ``info`` per seat: ``task_id``,
 ``family``, ``messages`` (the seat's whole chat), ``tools`` (the agent's tool schemas; none for
 the user), ``difficulty``, ``seat``, ``to_move``; the user's also ``scenario`` (its private
 facts); ``verdict`` and ``outcome`` at the end. Both seats get the tau-bench reward at the end:
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
@@ -53,7 +55,11 @@ class CustomerServiceAECEnv(AECEnv):
         self.on_infra_error = on_infra_error
         self.render_mode = render_mode
         self.possible_agents = list(SEATS)
-        self.observation_spaces = {a: text_space(self.max_text_length) for a in SEATS}
+        self.observation_spaces = {a: spaces.Dict({
+            "text": text_space(self.max_text_length),
+            "steps": spaces.Discrete(self.max_steps + 1),
+            "to_move": spaces.Discrete(2),
+        }) for a in SEATS}
         self.action_spaces = {a: text_space(8192) for a in SEATS}
         self.conversation: Conversation | None = None
         self.task: Task | None = None
@@ -86,8 +92,10 @@ class CustomerServiceAECEnv(AECEnv):
         self.infos = {a: self._info(a) for a in SEATS}
         self.agent_selection = self.conversation.current
 
-    def observe(self, agent: str) -> str:
-        return normalize_text(self.conversation.pending[agent], self.max_text_length)
+    def observe(self, agent: str) -> dict[str, Any]:
+        conv = self.conversation
+        return {"text": normalize_text(conv.pending[agent], self.max_text_length), "steps": conv.steps,
+                "to_move": int(conv.current == agent and not conv.done)}
 
     def step(self, action: Any) -> None:
         seat = self.agent_selection
