@@ -393,6 +393,9 @@ def _coerce(value: Any, ann: Any, where: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:  # Optional[X]: X's own message is the precise one
+            return _coerce(value, inner[0], where)
         errors = []
         for option in (a for a in args if a is not type(None)):
             try:
@@ -422,12 +425,13 @@ def _coerce(value: Any, ann: Any, where: str) -> Any:
 
 # ------------------------------------------------------------------------------ parsing
 _TAG = r"<{0}>\s*(.*?)\s*(?:</{0}>|$)"
+_END_TAGS = (("final_answer", FinalAnswer), ("final", FinalAnswer), ("answer", FinalAnswer), ("reply", Reply))
 _FENCE = re.compile(r"```(?:json|tool_call|JSON)?\s*(.*?)```", re.S)
 _FINAL_LINE = re.compile(r"^\s*(?:\*\*)?final[ _]answer(?:\*\*)?\s*[:=]\s*(?:\*\*)?(.*)$", re.I | re.M | re.S)
 
 
-def _json_objects(text: str) -> list[Any]:
-    """Every top-level JSON object in ``text`` (prose and code fences around them are ignored)."""
+def _json_objects(text: str) -> list[tuple[int, int, Any]]:
+    """Every top-level JSON object in ``text`` as ``(start, end, value)``; prose around is ignored."""
     decoder = json.JSONDecoder()
     found, i = [], text.find("{")
     while i != -1:
@@ -436,9 +440,36 @@ def _json_objects(text: str) -> list[Any]:
         except json.JSONDecodeError:
             i = text.find("{", i + 1)
             continue
-        found.append(obj)
+        found.append((i, end, obj))
         i = text.find("{", end)
     return found
+
+
+_OPEN_TOOL_CALL = re.compile(r"<tool_call>", re.I)
+_BLOCK_LEAD = re.compile(r"\s*(?:```(?:json)?\s*)?")
+
+
+def _tool_call_blocks(text: str, names: frozenset[str] | None) -> list[Action]:
+    """The calls of every ``<tool_call>{...}</tool_call>`` block (closing tag optional)."""
+    decoder = json.JSONDecoder()
+    out: list[Action] = []
+    pos = 0
+    for m in _OPEN_TOOL_CALL.finditer(text):
+        if m.start() < pos:  # inside the JSON of the previous block
+            continue
+        lead = _BLOCK_LEAD.match(text, m.end())
+        start = lead.end() if lead else m.end()
+        try:
+            if text[start:start + 1] != "{":
+                raise json.JSONDecodeError("expected '{'", text, start)
+            obj, pos = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            out.append(ParseError(f"the <tool_call> block does not hold a valid JSON object ({exc.msg}); write "
+                                  '<tool_call>{"name": "...", "arguments": {...}}</tool_call>'))
+            pos = m.end()
+            continue
+        out.extend(_from_object(obj, names))
+    return out
 
 
 def _looks_like_call(obj: Any) -> bool:
@@ -511,30 +542,23 @@ def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Ac
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     names = frozenset(tool_names) if tool_names is not None else None
-    # 1. <tool_call> blocks (Hermes / Qwen style), possibly several, possibly unclosed at the end.
-    blocks = re.findall(_TAG.format("tool_call"), text, re.S | re.I)
-    if blocks:
+    # The earliest of: a <tool_call> block, a bare JSON call object, a final-answer/reply tag.
+    tag = _OPEN_TOOL_CALL.search(text)
+    calls = [(start, obj) for start, _, obj in _json_objects(text) if _looks_like_call(obj)]
+    ends = [(m.start(), make, m) for name, make in _END_TAGS
+            if (m := re.search(_TAG.format(name), text, re.S | re.I))]
+    first_end = min(ends, key=lambda e: e[0]) if ends else None
+    first = min([p for p in (tag.start() if tag else None, calls[0][0] if calls else None,
+                             first_end[0] if first_end else None) if p is not None], default=None)
+    if tag is not None and tag.start() == first:
+        return _tool_call_blocks(text, names)  # 1. Hermes / Qwen style blocks
+    if calls and calls[0][0] == first:  # 2. bare JSON, in a code fence, or OpenAI "tool_calls"
         out: list[Action] = []
-        for block in blocks:
-            objs = _json_objects(_FENCE.sub(lambda m: m.group(1), block))
-            if not objs or not isinstance(objs[0], dict):
-                out.append(ParseError("the <tool_call> block does not hold a JSON object; write "
-                                      '<tool_call>{"name": "...", "arguments": {...}}</tool_call>'))
-            else:
-                out.extend(_from_object(objs[0], names))
-        return out
-    # 2. Explicit final-answer / reply tags.
-    for tag, make in (("final_answer", FinalAnswer), ("final", FinalAnswer), ("answer", FinalAnswer), ("reply", Reply)):
-        m = re.search(_TAG.format(tag), text, re.S | re.I)
-        if m:
-            return [make(m.group(1).strip())]
-    # 3. JSON objects anywhere: bare, in a code fence, or OpenAI "tool_calls".
-    calls = [o for o in _json_objects(text) if _looks_like_call(o)]
-    if calls:
-        out = []
-        for obj in calls:
+        for _, obj in calls:
             out.extend(_from_object(obj, names))
         return out
+    if first_end is not None:  # 3. <final_answer>, <final>, <answer>, <reply>
+        return [first_end[1](first_end[2].group(1).strip())]
     # 4. "Final answer: ..." line.
     m = _FINAL_LINE.search(text)
     if m:
