@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from selfgym.errors import ConfigError, TaskError
+from selfgym.errors import BackendError, ConfigError, TaskError, VerifierError
 from selfgym.envs.tooluse import tasks as rules
 from selfgym.envs.tooluse.domains import DOMAINS
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.tools import FinalAnswer, ParseError, Reply, ToolCall, ToolSet
-from selfgym.types import Task, load_tasks
+from selfgym.types import Task, Verdict, load_tasks
 
 SYSTEM_PROMPT = (
     "You solve tasks by calling tools. Each turn, either call one or more tools or give your final answer. "
@@ -104,7 +104,11 @@ class ToolUseEnv(TextEnv):
         final: FinalAnswer | None = None
         for a in actions:
             if isinstance(a, ToolCall):
-                r = self.toolset.execute(a)
+                try:
+                    r = self.toolset.execute(a)
+                except (VerifierError, BackendError) as exc:  # our failure, not the agent's: never a 0
+                    return Outcome(f"[{a.name}] infrastructure error: {exc}", terminated=True,
+                                   verdict=Verdict.infra_error(f"tool {a.name!r}: {exc}"))
                 results.append(r.to_dict())
                 lines.append(f"[{a.name}] {r.content}")
                 if not r.ok:
