@@ -49,7 +49,7 @@ def check_names(verification: str, style: str = "tests") -> list[str]:
     ``humaneval`` style: ``check``. Raises SyntaxError when the code does not parse.
     """
     tree = ast.parse(verification)
-    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    names = list(dict.fromkeys(n.name for n in tree.body if isinstance(n, ast.FunctionDef)))
     if style == "humaneval":
         return [n for n in names if n == "check"]
     return [n for n in names if n.startswith("test_") or n == "check"]
@@ -157,6 +157,35 @@ def candidate_program(task: Task, code: str) -> str:
     """The program actually verified: the task's prelude (if any), then the candidate's code."""
     prelude = task.payload.get("prelude") or ""
     return f"{prelude.rstrip()}\n\n{code}" if prelude.strip() else code
+
+
+_HUMANEVAL_WRAPPER = """
+
+import random as _selfgym_random
+_selfgym_check = check
+
+
+def check(candidate):
+    # HumanEval's checks may call the function by name or draw random inputs: route the name
+    # to the candidate and fix the seed, so every call crosses the sandbox boundary the same way.
+    globals()[{entry!r}] = candidate
+    _selfgym_random.seed(0)
+    return _selfgym_check(candidate)
+"""
+
+
+def verification_program(task: Task) -> str:
+    """The test code actually run for a task.
+
+    ``tests`` style: the verification as written. ``humaneval`` style: the prompt's prelude
+    (imports and helpers its check uses), the problem's test, and a wrapper that binds the
+    function's name to the candidate and seeds ``random`` before ``check`` runs.
+    """
+    p = task.payload
+    if p.get("style", "tests") != "humaneval":
+        return p["verification"]
+    prelude = (p.get("prelude") or "").rstrip()
+    return f"{prelude}\n\n{p['verification'].rstrip()}\n" + _HUMANEVAL_WRAPPER.format(entry=p["entry_point"])
 
 
 def structural_problems(task: Task, min_failure_cases: int = MIN_FAILURE_CASES) -> list[str]:

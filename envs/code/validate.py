@@ -26,7 +26,8 @@ from typing import Any, Iterable
 from selfgym.errors import SandboxError
 from selfgym.types import Task, Verdict
 
-from selfgym.envs.code.taskformat import MIN_FAILURE_CASES, candidate_program, check_names, structural_problems
+from selfgym.envs.code.taskformat import (MIN_FAILURE_CASES, candidate_program, check_names, structural_problems,
+                                          verification_program)
 
 #: Seconds per verification run when a task does not say (``payload["timeout_s"]``).
 DEFAULT_TIMEOUT_S = 5.0
@@ -99,9 +100,10 @@ def verify(task: Task, code: str, *, sandbox=None, limits=None) -> Verdict:
     sandbox = sandbox or default_sandbox()
     p = task.payload
     style = p.get("style", "tests")
-    names = check_names(p["verification"], style)
+    program = verification_program(task)
+    names = check_names(program, style)
     try:
-        return run_tests(candidate_program(task, code), p["verification"], entry_point=p["entry_point"],
+        return run_tests(candidate_program(task, code), program, entry_point=p["entry_point"],
                          tests=names, sandbox=sandbox, limits=limits_for(task, sandbox, limits))
     except SandboxError as exc:
         return Verdict.infra_error(str(exc))
@@ -109,9 +111,10 @@ def verify(task: Task, code: str, *, sandbox=None, limits=None) -> Verdict:
 
 def _probe_verification(task: Task, sandbox, limits) -> str | None:
     """Load the verification alone in the sandbox; the reason it crashes, or None."""
-    names = check_names(task.payload["verification"], task.payload.get("style", "tests"))
+    program = verification_program(task)
+    names = check_names(program, task.payload.get("style", "tests"))
     lim = limits_for(task, sandbox, limits)
-    res = sandbox.run({"probe.py": _PROBE, "tests.py": task.payload["verification"], "names.json": json.dumps(names)},
+    res = sandbox.run({"probe.py": _PROBE, "tests.py": program, "names.json": json.dumps(names)},
                       ["python3", "probe.py"], limits=lim)
     if res.outcome == "timeout":
         return f"the verification code does not finish loading within {lim.timeout_s:g}s"
