@@ -213,7 +213,8 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
         os.execvpe(cmd[0], cmd, env)
     except BaseException as exc:  # setup failed: report on the job's stderr
         try:
-            os.write(2, f"selfgym runner: could not start the job: {exc!r}\n".encode())
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            os.write(2, f"selfgym runner: could not start the job: {exc!r} (runner line {where.lineno})\n".encode())
         finally:
             os._exit(127)
 
