@@ -33,6 +33,15 @@ def briefing(domain: str, tools_text: str) -> str:
             f"with plain text. Say {STOP} to end the conversation.\n")
 
 
+_INSTRUCTIONS: dict[str, str] = {}
+
+
+def _instructions(domain: str, tools) -> str:
+    if domain not in _INSTRUCTIONS:
+        _INSTRUCTIONS[domain] = tools.instructions(final=False, reply=True)
+    return _INSTRUCTIONS[domain]
+
+
 class Conversation:
     """The state and rules of one conversation (see the module docstring).
 
@@ -49,7 +58,7 @@ class Conversation:
         self.task = task
         self.max_steps = int(max_steps)
         self.domain, self.tools = new_domain(task.payload["domain"])
-        self.tools_text = self.tools.instructions(final=False, reply=True)
+        self.tools_text = _instructions(task.payload["domain"], self.tools)
         self.current = USER
         self.done = False
         self.outcome: str | None = None

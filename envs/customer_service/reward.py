@@ -14,6 +14,7 @@ replay itself crash, that is our failure, not the agent's: the verdict is an inf
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Iterable
 
@@ -22,12 +23,13 @@ from selfgym.envs.customer_service.common import Domain
 from selfgym.envs.customer_service.data import load_base_db
 from selfgym.envs.customer_service.db import Database
 from selfgym.errors import TaskError
-from selfgym.tools import ToolCall, ToolSet
+from selfgym.tools import Tool, ToolCall, ToolSet
 from selfgym.types import CheckResult, Status, Task, Verdict
 
 from selfgym.envs.customer_service.retail import Retail
 
 DOMAIN_CLASSES: dict[str, type[Domain]] = {"retail": Retail, "airline": Airline}
+_PROTOTYPES: dict[str, list[Tool]] = {}
 _GOLD: dict[tuple[str, str], tuple[str | None, str | None]] = {}
 
 
@@ -36,7 +38,9 @@ def new_domain(domain: str) -> tuple[Domain, ToolSet]:
     if domain not in DOMAIN_CLASSES:
         raise TaskError(f"unknown customer-service domain {domain!r}; choose one of {sorted(DOMAIN_CLASSES)}")
     obj = DOMAIN_CLASSES[domain](Database(load_base_db(domain)))
-    return obj, ToolSet.from_object(obj)
+    if domain not in _PROTOTYPES:  # describing tools (signatures, docstrings) is done once per domain
+        _PROTOTYPES[domain] = list(ToolSet.from_object(obj))
+    return obj, ToolSet(dataclasses.replace(t, fn=getattr(obj, t.fn.__name__)) for t in _PROTOTYPES[domain])
 
 
 def replay(task: Task) -> tuple[Domain, list[str]]:
