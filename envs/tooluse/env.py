@@ -63,6 +63,7 @@ class ToolUseEnv(TextEnv):
         if not self.pool and not self.generated:
             raise ConfigError(f"no task left for domains {self.domains}")
         self.toolset: ToolSet | None = None
+        self._toolsets: dict[str, ToolSet] = {}  # the domains are stateless: build each set once
         self.turn = 0
 
     # ------------------------------------------------------------------ task sets
@@ -89,7 +90,10 @@ class ToolUseEnv(TextEnv):
     # ------------------------------------------------------------------ episode
     def begin(self, task: Task) -> str:
         rules.validate(task)
-        self.toolset = DOMAINS[task.payload["domain"]].toolset()
+        domain = task.payload["domain"]
+        if domain not in self._toolsets:
+            self._toolsets[domain] = DOMAINS[domain].toolset()
+        self.toolset = self._toolsets[domain]
         self.turn = 0
         return (f"{task.prompt}\n\n{self.toolset.instructions(final=True)}\n\n"
                 f"You have {self.max_turns} turns.")
