@@ -1,7 +1,7 @@
 """``selfgym/MiniWoB-<task>-v0``: the real MiniWoB++ task pages in headless Chromium.
 
-The page comes from the ``miniwob`` wheel (``file://``), is reloaded on every reset, seeded with
-``Math.seedrandom`` and started with its timer pushed out of reach, so the step cap, not the
+The page comes from the ``miniwob`` wheel (``file://``), is seeded with ``Math.seedrandom`` on
+every reset and started with its timer pushed out of reach, so the step cap, not the
 wall clock, ends an episode. Observation, actions and reward are those of every selfgym web env
 (``selfgym.envs.web.base``); the page's own reward decides success (raw reward > 0), and its
 raw value is kept in ``info["raw_reward"]`` (partial credit: ``max(0, raw)``).
@@ -46,13 +46,20 @@ class MiniWoBEnv(WebEnvBase):
         max_steps: override the task's step cap (10 to 30 by task).
         reward: ``"binary"`` or ``"partial"`` (see ``selfgym.envs.web.base``).
         settle_ms: milliseconds to wait after each action for the page's handlers and animations.
+        reload: ``"task"`` (default) loads the page when the task changes and otherwise resets in
+            place, the way MiniWoB++ does (old episode's timer stopped, element ids cleared, the
+            page's generator reseeded and rerun); ``"always"`` reloads the page on every reset.
     ``reset(options={"task": Task | dict})`` plays any MiniWoB++ task and seed.
     """
 
     family = "miniwob"
 
-    def __init__(self, task: str = "click-button", settle_ms: int = 20, **kwargs: Any):
+    def __init__(self, task: str = "click-button", settle_ms: int = 20, reload: str = "task", **kwargs: Any):
         super().__init__(**kwargs)
+        if reload not in ("task", "always"):
+            raise ConfigError(f"reload must be 'task' or 'always', got {reload!r}")
+        self.reload = reload
+        self._loaded: str | None = None
         if task not in task_names():
             raise ConfigError(f"unknown MiniWoB++ task {task!r}; known: {list(task_names())}")
         self.task_name = task
@@ -62,6 +69,7 @@ class MiniWoBEnv(WebEnvBase):
         self._page = None
         self._snap: dict[str, Any] = {"utterance": "", "nodes": []}
         self._reply: str | None = None
+        self._last_outcome = (False, 0.0)
 
     # ------------------------------------------------------------------ tasks
     def _make_task(self, name: str, seed: int) -> Task:
@@ -92,18 +100,26 @@ class MiniWoBEnv(WebEnvBase):
         try:
             if self._page is None or self._page.is_closed():
                 self._context, self._page = shared.new_page()
-            self._page.goto(pathlib.Path(page_path(name)).as_uri(), wait_until="load")
-            self._page.evaluate(
+                self._loaded = None
+            if self.reload == "always" or self._loaded != name:
+                self._page.goto(pathlib.Path(page_path(name)).as_uri(), wait_until="load")
+                self._loaded = name
+            ready = self._page.evaluate(
                 """([seed, ms]) => {
+                    if (core.EP_TIMER !== null) { clearTimeout(core.EP_TIMER); core.EP_TIMER = null; }
+                    document.querySelectorAll("[data-sgid]").forEach((e) => { delete e.dataset.sgid; });
+                    window.__sgNext = 1;
                     Math.seedrandom(String(seed));
                     core.EPISODE_MAX_TIME = ms;
-                    window.__sgNext = 1;
                     core.startEpisodeReal();
+                    return WOB_TASK_READY !== false;
                 }""", [seed, TIMER_MS])
-            self._page.wait_for_function("() => WOB_TASK_READY !== false", timeout=5000)
+            if not ready:
+                self._page.wait_for_function("() => WOB_TASK_READY !== false", timeout=5000, polling=50)
         except VerifierError:
             raise
         except Exception as exc:  # noqa: BLE001 - any browser failure here is ours, not the agent's
+            self._loaded = None
             raise VerifierError(f"could not load MiniWoB++ task {name}: {_first_line(exc)}") from exc
         return step_cap(name)
 
@@ -162,10 +178,11 @@ class MiniWoBEnv(WebEnvBase):
             done, raw, reason = self._page.evaluate("() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]")
         except Exception as exc:  # noqa: BLE001
             raise VerifierError(f"could not read the page's reward: {_first_line(exc)}") from exc
+        self._last_outcome = (bool(done), float(raw or 0.0))
         return bool(done), float(raw or 0.0), str(reason) if reason else ""
 
     def _partial(self) -> float:
-        done, raw, _ = self._outcome()
+        done, raw = self._last_outcome
         return max(0.0, raw) if done else 0.0
 
     def _take_user_reply(self) -> str | None:
