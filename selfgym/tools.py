@@ -358,17 +358,19 @@ def _coerce(value: Any, ann: Any, where: str) -> Any:
             return value
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        if isinstance(value, str) and _INT.fullmatch(value.strip()) and len(value) <= 4000:
             return int(value.strip())
         raise fail("an integer")
     if ann is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise fail("a finite number")
-            return float(value)
-        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
-            return float(value.strip())
-        raise fail("a number")
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else \
+            value.strip() if isinstance(value, str) and _FLOAT.fullmatch(value.strip()) else None
+        try:
+            result = float(number) if number is not None else math.nan
+        except OverflowError:
+            result = math.inf
+        if not math.isfinite(result):
+            raise fail("a finite number" if number is not None else "a number")
+        return result
     if ann is str:
         if isinstance(value, str):
             return value

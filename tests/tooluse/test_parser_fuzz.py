@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
+from typing import Any, Literal, Optional, Union
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selfgym.tools import FINAL_NAMES, REPLY_NAMES, FinalAnswer, ParseError, Reply, ToolCall, ToolSet, parse_actions
+from selfgym.tools import (
+    FINAL_NAMES, REPLY_NAMES, ArgumentError, FinalAnswer, ParseError, Reply, ToolCall, ToolSet, _coerce, parse_actions,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ACTION_TYPES = (ToolCall, FinalAnswer, Reply, ParseError)
@@ -140,3 +144,27 @@ def test_valid_arguments_in_any_lossless_spelling_run(x, factor, x_as_text, fact
     result = TOOLS.execute(ToolCall("scale", args))
     assert result.ok, result.error
     assert result.value == x * factor
+
+
+class Mode(enum.Enum):
+    FAST = "fast"
+    SLOW = 2
+
+
+ANNOTATIONS = [int, float, bool, str, list[int], tuple[int, str], dict[str, float], Optional[int],
+               Union[int, str], Literal["a", 1, True], Mode, list[Optional[Mode]], Any]
+wild_values = json_values | st.integers() | st.floats() | st.from_regex(r"[+-]?\d{1,500}(\.\d*)?", fullmatch=True)
+
+
+@SETTINGS
+@given(st.sampled_from(ANNOTATIONS), wild_values)
+def test_coercion_either_succeeds_or_explains(annotation, value):
+    try:
+        out = _coerce(value, annotation, "t: argument 'v'")
+    except ArgumentError as exc:
+        assert str(exc).startswith("t: argument 'v'") and " must be " in str(exc)
+        return
+    if annotation in (int, float, bool, str):
+        assert type(out) is annotation
+    if annotation is float:
+        assert math.isfinite(out)
