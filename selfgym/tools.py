@@ -398,15 +398,12 @@ def _coerce(value: Any, ann: Any, where: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:  # Optional[X]: X's own message is the precise one
             return _coerce(value, inner[0], where)
-        errors = []
-        for option in (a for a in args if a is not type(None)):
+        for option in inner:
             try:
                 return _coerce(value, option, where)
-            except ArgumentError as exc:
-                errors.append(exc)
-        words = [_TYPE_WORDS.get(_schema_for(a).get("type"), str(a)) if isinstance(_schema_for(a).get("type"), str)
-                 else str(a) for a in args]
-        raise fail(" or ".join(words))
+            except ArgumentError:
+                pass
+        raise fail(" or ".join(_TYPE_WORDS.get(str(_schema_for(a).get("type")), str(a)) for a in args))
     if origin in (list, tuple, set, frozenset) or ann in (list, tuple, set, frozenset):
         if not isinstance(value, list):
             raise fail("a list")
