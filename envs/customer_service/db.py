@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import pickle
 from typing import Any, Iterator
 
 Record = dict[str, Any]
@@ -44,7 +45,8 @@ class Database:
         """The episode's own, mutable copy of a record (KeyError when there is none)."""
         changed = self.changes.setdefault(table, {})
         if key not in changed:
-            changed[key] = copy.deepcopy(self.base[table][key])
+            # records are JSON data: a pickle round trip is an exact deep copy, several times faster
+            changed[key] = pickle.loads(pickle.dumps(self.base[table][key], pickle.HIGHEST_PROTOCOL))
         return changed[key]
 
     def insert(self, table: str, key: str, record: Record) -> None:

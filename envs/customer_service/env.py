@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import numpy as np
 
 from selfgym.agent import Agent
@@ -21,8 +23,11 @@ from selfgym.envs.customer_service.oracle import oracle_actions
 from selfgym.envs.customer_service.reward import new_domain
 from selfgym.envs.customer_service.user import LLMUser, ScriptedUser
 from selfgym.errors import ConfigError
+from selfgym.spaces import CHARSET
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import Task
+
+_OUTSIDE_CHARSET = re.compile(f"[^{re.escape(CHARSET)}]")
 
 
 def make_user(user: Any) -> Agent:
@@ -94,6 +99,7 @@ class CustomerServiceEnv(TextEnv):
 
     def begin(self, task: Task) -> str:
         self.conversation = Conversation(task, self.max_steps)
+        self._oracle: list[str] | None = None
         self.user.reset()
         self._run_user()
         return self.conversation.pending[AGENT] or "The customer has left."
@@ -124,5 +130,15 @@ class CustomerServiceEnv(TextEnv):
 
     def cheat(self) -> str:
         """The oracle's next action (valid while the oracle's earlier actions were the ones taken)."""
-        actions = oracle_actions(self.task)
-        return actions[min(self.conversation.steps, len(actions) - 1)]
+        if self._oracle is None:
+            self._oracle = oracle_actions(self.task)
+        return self._oracle[min(self.conversation.steps, len(self._oracle) - 1)]
+
+    def _observe(self, text: str) -> str:
+        """As ``TextEnv._observe``, skipping the per-character normalisation when a regex finds
+        nothing to change (most text here is long ASCII: the policy, tool results)."""
+        if len(text) <= self.max_observation_length and not _OUTSIDE_CHARSET.search(text):
+            self.messages.append({"role": "user", "content": text})
+            self._last_obs = text
+            return text
+        return super()._observe(text)

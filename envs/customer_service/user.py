@@ -14,6 +14,7 @@ has not engaged with the request for ``patience`` turns in a row.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Sequence
 
@@ -42,6 +43,7 @@ _CONFIRM = ("confirm", "proceed", "would you like me to", "shall i", "should i",
 _CLOSING = ("anything else", "something else", "else i can help", "have a great day", "goodbye", "have a nice day")
 
 
+@functools.lru_cache(maxsize=4096)
 def first_person(text: str) -> str:
     """Turn the scenario's second-person wording ("You want to ...") into the user's own words."""
     out = text
@@ -60,8 +62,12 @@ def first_person(text: str) -> str:
 
 def facts(scenario: dict[str, str]) -> dict[str, Any]:
     """The private facts a scripted user can reveal, read from the scenario text."""
-    known = scenario.get("known_info", "")
-    everything = " ".join(scenario.get(k, "") for k in ("known_info", "reason_for_call", "task_instructions"))
+    return dict(_facts(*(scenario.get(k) or "" for k in ("known_info", "reason_for_call", "task_instructions"))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _facts(known: str, reason: str, instructions: str) -> dict[str, Any]:
+    everything = " ".join((known, reason, instructions))
     name = _NAME.search(known)
     user_id = _USER_ID.search(known)
     zip_code = _ZIP.search(known)
