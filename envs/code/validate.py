@@ -140,8 +140,12 @@ def _describe_failure(verdict: Verdict) -> str:
 
 
 def validate_task(task: Task, *, sandbox=None, limits=None, min_failure_cases: int = MIN_FAILURE_CASES,
-                  max_workers: int = 1) -> ValidationReport:
-    """Validate one code task through the sandbox (see the module docstring)."""
+                  max_workers: int = 1, probe: bool = True) -> ValidationReport:
+    """Validate one code task through the sandbox (see the module docstring).
+
+    ``probe=False`` skips loading the verification on its own (stage 2); for trusted task sets
+    whose verification is known to load, it saves one sandbox run per task.
+    """
     problems = structural_problems(task, min_failure_cases)
     if problems:
         return ValidationReport(task.id, False, "structure", problems)
@@ -149,7 +153,7 @@ def validate_task(task: Task, *, sandbox=None, limits=None, min_failure_cases: i
 
     sandbox = sandbox or default_sandbox()
     try:
-        crash = _probe_verification(task, sandbox, limits)
+        crash = _probe_verification(task, sandbox, limits) if probe else None
     except SandboxError as exc:
         return ValidationReport(task.id, False, "verification", infra_error=str(exc))
     if crash:
@@ -178,9 +182,9 @@ def validate_task(task: Task, *, sandbox=None, limits=None, min_failure_cases: i
 
 
 def validate_many(tasks: Iterable[Task], *, sandbox=None, limits=None, max_workers: int = 4,
-                  min_failure_cases: int = MIN_FAILURE_CASES) -> list[ValidationReport]:
+                  min_failure_cases: int = MIN_FAILURE_CASES, probe: bool = True) -> list[ValidationReport]:
     """Validate many tasks concurrently against one warm sandbox; reports in input order."""
     tasks = list(tasks)
     with ThreadPoolExecutor(max_workers) as ex:
-        return list(ex.map(lambda t: validate_task(t, sandbox=sandbox, limits=limits,
+        return list(ex.map(lambda t: validate_task(t, sandbox=sandbox, limits=limits, probe=probe,
                                                    min_failure_cases=min_failure_cases), tasks))
