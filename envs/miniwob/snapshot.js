@@ -7,15 +7,16 @@
   const SKIP_IDS = new Set(["reward-display", "sync-task-cover", "click-canvas", "query", "attention-canvas"]);
   const TEXT_INPUTS = new Set(["text", "password", "email", "number", "search", "tel", "url", "date", "time",
                                "datetime-local", "month", "week", ""]);
+  const NAMED_BY_CONTENT = new Set(["link", "button", "heading", "tab", "menuitem", "option", "treeitem"]);
   if (window.__sgNext === undefined) window.__sgNext = 1;
   const nodes = [];
   const clean = (s) => (s || "").replace(/\s+/g, " ").trim();
 
   function visible(el) {
     const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) return false;
+    if (r.width === 0 || r.height === 0) return null;
     const cs = window.getComputedStyle(el);
-    return cs.visibility !== "hidden" && cs.display !== "none" && cs.opacity !== "0";
+    return cs.visibility !== "hidden" && cs.display !== "none" && cs.opacity !== "0" ? cs : null;
   }
   function idOf(el) {
     if (!el.dataset.sgid) el.dataset.sgid = String(window.__sgNext++);
@@ -76,8 +77,12 @@
   function walk(el, depth) {
     if (nodes.length >= maxNodes) return;
     if (SKIP_IDS.has(el.id) || el.tagName === "SCRIPT" || el.tagName === "STYLE" || el.tagName === "OPTION") return;
-    if (!visible(el)) return;
-    const role = roleOf(el);
+    const cs = visible(el);
+    if (!cs) return;
+    let role = roleOf(el);
+    // Text styled as clickable (a pointer cursor its parent does not set) reads as a link.
+    if (!role && cs.cursor === "pointer" && el.parentElement &&
+        window.getComputedStyle(el.parentElement).cursor !== "pointer") role = "link";
     const kids = [];
     let hasText = false, hasElem = false;
     el.childNodes.forEach((c) => {
@@ -103,7 +108,7 @@
     }
     let childDepth = depth;
     if (role || el === document.body || el.onclick || el.hasAttribute("tabindex")) {
-      const own = role === "link" || role === "button" || role === "heading" || role === "listitem" ? el.textContent : "";
+      const own = NAMED_BY_CONTENT.has(role) ? el.textContent : "";
       push(el, el === document.body ? "RootWebArea" : (role || "generic"), el === document.body ? document.title : own,
            null, depth);
       childDepth = depth + 1;

@@ -4,8 +4,10 @@
     selfgym selfplay negotiation --policy model --model default --pool greedy,fair,runs/ckpt1 --out runs/r1
 
 ``--policy`` and each ``--pool`` entry is a scripted partner (greedy, fair, stubborn, random) or
-a model: ``model`` uses ``--model``; any other entry is taken as a model path or name. Models are
-built by ``selfgym.agents.llm.LLMAgent`` (imported only when asked for).
+a model: ``model`` uses ``--model``; any other entry is a backend spec (``default``,
+``transformers:<path>``, ``llamacpp:<file.gguf>``, ``openai:<url>[#model]``) or a bare checkpoint
+folder (``transformers``) or ``.gguf`` file. Models are served by ``selfgym.llm.make_backend`` and
+played by ``selfgym.agents.llm.LLMAgent`` (imported only when asked for).
 """
 
 from __future__ import annotations
@@ -22,43 +24,49 @@ from selfgym.envs.negotiation.rules import OBJECTIVE_ALIASES, OBJECTIVES
 from selfgym.types import to_jsonable
 
 
-def llm_agent(model: str) -> Any:
-    """An LLM policy for ``model`` (``"default"``, a local path or an endpoint) via selfgym.agents.llm."""
+def backend_spec(model: str) -> str:
+    """A ``selfgym.llm.make_backend`` spec for ``model``: specs pass through; a bare folder is a
+    transformers checkpoint (a self-play snapshot); a bare ``.gguf`` file is served by llama.cpp."""
+    kind = model.partition(":")[0]
+    if model == "default" or (kind in ("llamacpp", "transformers", "openai", "vllm") and ":" in model):
+        return model
+    if model.endswith(".gguf"):
+        return f"llamacpp:{model}"
+    return f"transformers:{model}"
+
+
+def llm_agent(model: str, sampling: Any = None, name: str | None = None) -> Any:
+    """An LLM policy for ``model`` (see ``backend_spec``), built by selfgym.agents.llm.LLMAgent."""
     try:
         mod = importlib.import_module("selfgym.agents.llm")
     except ModuleNotFoundError as exc:
         if exc.name and "selfgym.agents.llm".startswith(exc.name):
             raise DependencyError("selfgym.agents.llm", "transformers", f"the model policy {model!r}") from exc
         raise
-    cls = mod.LLMAgent
-    for factory in ("from_spec", "from_model", "from_name"):
-        if hasattr(cls, factory):
-            return getattr(cls, factory)(model)
-    return cls(model=model)
+    from selfgym.llm import make_backend
+
+    return mod.LLMAgent(make_backend(backend_spec(model)), sampling=sampling, name=name or model)
 
 
-def build_policy(spec: str, model: str = "default", seed: int = 0) -> Any:
-    """A policy from a CLI spec: a scripted name, ``model`` (uses ``model``), or a model path/name."""
+def build_policy(spec: str, model: str = "default", seed: int = 0, sampling: Any = None) -> Any:
+    """A policy from a CLI spec: a scripted name, ``model`` (uses ``model``), or a model spec/path."""
     if spec in PARTNERS:
         return make_partner(spec, seed=seed)
-    agent = llm_agent(model if spec == "model" else spec)
-    if not getattr(agent, "name", None) or spec != "model":
-        try:
-            agent.name = spec if spec != "model" else model
-        except AttributeError:
-            pass
-    return agent
+    return llm_agent(model if spec == "model" else spec, sampling)
 
 
 def _run(args: argparse.Namespace) -> int:
     from selfgym.envs.negotiation.runner import run_round
 
+    from selfgym.llm import SamplingParams
+
+    sampling = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     try:
-        policy = build_policy(args.policy, args.model, args.seed)
-        pool = [build_policy(s.strip(), args.model, args.seed + 1 + k)
+        policy = build_policy(args.policy, args.model, args.seed, sampling)
+        pool = [build_policy(s.strip(), args.model, args.seed + 1 + k, sampling)
                 for k, s in enumerate(args.pool.split(",")) if s.strip()] if args.pool else []
         if args.partner:
-            pool = [build_policy(args.partner, args.model, args.seed + 1)]
+            pool = [build_policy(args.partner, args.model, args.seed + 1, sampling)]
     except DependencyError as exc:
         print(f"selfgym selfplay negotiation: {exc}", file=sys.stderr)
         return 2
@@ -83,6 +91,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", default="semi_competitive", choices=list(OBJECTIVES) + sorted(OBJECTIVE_ALIASES))
     p.add_argument("--contexts", default=None, help="an original-format contexts file (default: the generator)")
     p.add_argument("--max-messages", type=int, default=50)
+    p.add_argument("--temperature", type=float, default=1.0, help="model sampling temperature (default: 1.0)")
+    p.add_argument("--max-tokens", type=int, default=200, help="most tokens per model output (default: 200)")
     p.add_argument("--batch-size", type=int, default=64, help="games played side by side (one act_batch per policy and turn)")
     p.add_argument("--out", default=None, help="output folder for trajectories, summary and the BC dataset")
     p.add_argument("--no-hf-dataset", action="store_true", help="skip writing the Hugging Face dataset folder")

@@ -7,8 +7,9 @@
 - ``clean[seat]``: the same dialogue without rejected outputs and their errors: the
   behaviour-cloning view of the game.
 
-``pending[seat]`` is the text the seat has received since its last accepted output (briefing,
-partner messages, the proposal notice or an error); it is the observation's ``"text"``.
+``received[seat]`` is the text the seat has received since its last accepted output (briefing,
+partner messages, the proposal notice); ``pending(seat)`` adds the error for a rejected output,
+if the last one was rejected. That is the observation's ``"text"``.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ class Dialogue:
         self.briefs = [prompts.system_prompt(context.counts, context.values[s], self.game.objective) for s in (0, 1)]
         self.chats: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
         self.clean: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
-        self.pending = [""] * 2
+        self.received = [""] * 2
         self.last_error: list[str | None] = [None, None]
         self.moves: list[Move] = []
         for seat in (0, 1):
             opening = prompts.opening_line(seat == starter)
-            self.pending[seat] = f"{self.briefs[seat]}\n\n{opening}"
+            self.received[seat] = f"{self.briefs[seat]}\n\n{opening}"
             if seat == starter:
                 self.chats[seat].append({"role": "user", "content": opening})
                 self.clean[seat].append({"role": "user", "content": opening})
@@ -56,16 +57,24 @@ class Dialogue:
         if move.kind == rules.INVALID:
             feedback = prompts.error_message(move.error)
             self.chats[seat].append({"role": "user", "content": feedback})
-            self.pending[seat] = feedback
             self.last_error[seat] = move.error
             return move
         self.last_error[seat] = None
         self.clean[seat].append({"role": "assistant", "content": move.text})
-        self.pending[seat] = ""
+        self.received[seat] = ""
         for chat in (self.chats[other], self.clean[other]):
             chat.append({"role": "user", "content": move.delivered})
-        self.pending[other] = f"{self.pending[other]}\n\n{move.delivered}" if self.pending[other] else move.delivered
+        self.received[other] = f"{self.received[other]}\n\n{move.delivered}" if self.received[other] else move.delivered
         return move
+
+    def pending(self, seat: int) -> str:
+        """What the seat has to read now: text received since its last accepted output, then
+        the error for its last output if that was rejected."""
+        error = self.last_error[seat]
+        if error is None:
+            return self.received[seat]
+        feedback = prompts.error_message(error)
+        return f"{self.received[seat]}\n\n{feedback}" if self.received[seat] else feedback
 
     def transcript(self) -> str:
         """The whole game as text, as an onlooker sees it (proposals included)."""

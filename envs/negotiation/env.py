@@ -8,7 +8,7 @@ the same player as an error (``info["action_error"]``), never an exception.
 Observation (a ``Dict``):
 
 - ``text``: what the player received since its last accepted output (briefing, partner
-  messages, the proposal notice, or the error for a rejected output);
+  messages, the proposal notice), then the error if its last output was rejected;
 - ``counts`` / ``values``: item counts and the player's own values (books, hats, balls);
 - ``turn``: accepted outputs so far; ``to_move``: 1 when it is this player's turn;
   ``must_propose``: 1 when the partner has proposed; ``invalid_in_row``: consecutive rejected outputs.
@@ -131,7 +131,7 @@ class _NegotiationBase:
         counts, values = self._arrays[seat]
         to_move = int(g.current == seat and g.outcome is None)
         return {
-            "text": normalize_text(d.pending[seat], self.max_text_length),
+            "text": normalize_text(d.pending(seat), self.max_text_length),
             "counts": counts.copy(),
             "values": values.copy(),
             "turn": len(g.messages),

@@ -1,0 +1,231 @@
+"""Integration problems: a seeded generator, a safe answer parser, a sympy checker and the oracle.
+
+Plain functions that ``IntegrationEnv``, the tests and any runner share.
+
+Problems are built backwards: the generator draws an antiderivative ``F`` from term families
+(polynomials, trigonometric and exponential terms, logarithms, chain-rule compositions,
+integration-by-parts products) and shows ``f = F'``. Any antiderivative is accepted: the checker
+differentiates the candidate with sympy and compares it with ``f`` at several points, so
+answers that differ by a constant, or are written differently, are all right.
+
+Answers are untrusted text. Before sympy sees one it must pass a whitelist (digits, ``x``,
+operators, brackets, a fixed set of function names), it is parsed without evaluation, and a
+bound on the size of every number it could build is checked, so no answer can run code or
+make sympy compute a tower of powers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+import numpy as np
+
+from selfgym.types import CheckResult, Status, Task, Verdict
+
+LEVELS = (1, 2, 3, 4, 5)
+# (number of terms, term families) per level
+LEVEL_PLAN = {
+    1: ((1, 2), ("poly",)),
+    2: ((2, 2), ("poly", "trig", "exp")),
+    3: ((2, 3), ("poly", "trig", "exp", "log", "chain")),
+    4: ((2, 3), ("trig", "exp", "chain", "parts")),
+    5: ((3, 4), ("chain", "parts", "nested")),
+}
+FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "ln", "sqrt", "asin", "acos", "atan", "sinh", "cosh", "tanh")
+CONSTANTS = ("x", "E", "pi", "C")
+CHECK_POINTS = (0.37, 0.71, 1.13, 1.58, 2.21)
+MAX_ANSWER_CHARS = 600
+MAX_NUMBER_BITS = 4096
+
+
+def _sympy():
+    import sympy
+
+    return sympy
+
+
+# ------------------------------------------------------------------------------ generator
+def _coef(rng: np.random.Generator) -> int:
+    c = int(rng.integers(1, 6))
+    return c if rng.random() < 0.75 else -c
+
+
+def _term(rng: np.random.Generator, family: str):
+    """One antiderivative term of ``family``."""
+    sp = _sympy()
+    x = sp.Symbol("x")
+    c, a = _coef(rng), int(rng.integers(1, 5))
+    if family == "poly":
+        return c * x ** int(rng.integers(1, 6))
+    if family == "trig":
+        return c * (sp.sin(a * x) if rng.random() < 0.5 else sp.cos(a * x))
+    if family == "exp":
+        return c * sp.exp(a * x)
+    if family == "log":
+        return c * (sp.log(x) if rng.random() < 0.5 else sp.log(x ** 2 + a))
+    if family == "chain":
+        inner = x ** int(rng.integers(2, 4)) + int(rng.integers(0, 4))
+        outer = (sp.sin, sp.cos, sp.exp)[int(rng.integers(3))]
+        return c * (outer(inner) if rng.random() < 0.6 else inner ** int(rng.integers(2, 4)))
+    if family == "parts":
+        k = int(rng.integers(1, 3))
+        other = (sp.exp(a * x), sp.sin(a * x), sp.cos(a * x), sp.log(x))[int(rng.integers(4))]
+        return c * x ** k * other
+    if family == "nested":
+        f1, f2 = (sp.sin, sp.cos, sp.exp)[int(rng.integers(3))], (sp.sin, sp.cos)[int(rng.integers(2))]
+        return c * (f1(f2(a * x)) if rng.random() < 0.5 else x * sp.exp(a * x) * sp.sin(x))
+    raise ValueError(f"unknown term family {family!r}")
+
+
+def generate(rng: np.random.Generator, level: int = 1) -> Task:
+    """An integration problem at ``level`` (1..5): more terms and harder techniques as it rises."""
+    sp = _sympy()
+    level = int(min(max(int(level), 1), 5))
+    (lo, hi), families = LEVEL_PLAN[level]
+    n_terms = int(rng.integers(lo, hi + 1))
+    x = sp.Symbol("x")
+    chosen, antiderivative = [], sp.Integer(0)
+    while len(chosen) < n_terms:
+        family = families[int(rng.integers(len(families)))]
+        term = _term(rng, family)
+        combined = antiderivative + term
+        if len(sp.Add.make_args(combined)) > len(sp.Add.make_args(antiderivative)):  # a new, distinct term
+            chosen.append(family)
+            antiderivative = combined
+    integrand = sp.diff(antiderivative, x)
+    shown = sp.sstr(integrand)
+    digest = hashlib.sha1(shown.encode()).hexdigest()[:12]
+    prompt = (f"Find an antiderivative F(x) of\n\n    f(x) = {shown}\n\nwith respect to x. Write F in SymPy syntax "
+              "(for example 3*x**2 + sin(2*x) - exp(x)/4; use exp(...) for powers of e and log for the natural "
+              "logarithm); the constant of integration may be left out. Put the final answer inside "
+              "<answer></answer> tags.")
+    return Task(
+        id=f"integration/L{level}/{digest}",
+        family="integration",
+        prompt=prompt,
+        payload={"integrand": shown, "antiderivative": sp.sstr(antiderivative), "techniques": chosen},
+        difficulty={"level": level, "terms": n_terms, "techniques": len(set(chosen)),
+                    "integrand_ops": int(sp.count_ops(integrand))},
+        source="generated",
+    )
+
+
+# ------------------------------------------------------------------------------ parsing
+_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_ALLOWED_CHARS = re.compile(r"^[0-9A-Za-z+\-*/^()., ]*$")
+_IDENT = re.compile(r"[A-Za-z]+")
+_DECIMAL = re.compile(r"\d*\.\d+|\d+\.?")
+
+
+def extract(text: str) -> str:
+    """The answer part of a reply: the last <answer> block, else the last non-empty line."""
+    found = _TAG.findall(text)
+    if found:
+        candidate = found[-1]
+    else:
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        candidate = lines[-1] if lines else ""
+    candidate = candidate.strip().strip("$").strip()
+    candidate = re.sub(r"^\s*(F\s*\(\s*x\s*\)|\\int.*?dx|integral)\s*=", "", candidate, flags=re.I)
+    candidate = re.sub(r"\+\s*C\s*$", "", candidate.strip())
+    return candidate.replace("^", "**").strip().rstrip(".")
+
+
+def _bits(expr) -> float:
+    """An upper bound on the bits of any number evaluating ``expr`` could build."""
+    sp = _sympy()
+    if expr.is_Integer:
+        return float(abs(int(expr)).bit_length())
+    if expr.is_Rational:
+        return float(abs(int(expr.p)).bit_length() + abs(int(expr.q)).bit_length())
+    if expr.is_Float or expr.is_Symbol or expr.is_NumberSymbol:
+        return 64.0
+    args = [_bits(a) for a in expr.args]
+    if isinstance(expr, sp.Pow):
+        base, exponent = expr.args
+        if exponent.is_Rational:
+            return args[0] * max(1.0, abs(float(exponent.p))) + args[1]
+        return sum(args)
+    return sum(args) + 1.0
+
+
+def parse(answer: str):
+    """Parse an extracted answer into a sympy expression in ``x``; returns ``(expr, error)``."""
+    sp = _sympy()
+    from sympy.parsing.sympy_parser import implicit_multiplication_application, parse_expr, standard_transformations
+
+    if not answer:
+        return None, "no answer found (put it inside <answer></answer>)"
+    if len(answer) > MAX_ANSWER_CHARS:
+        return None, f"the answer is longer than {MAX_ANSWER_CHARS} characters"
+    if not _ALLOWED_CHARS.match(answer):
+        bad = sorted({c for c in answer if not _ALLOWED_CHARS.match(c)})
+        return None, f"the answer contains characters that are not allowed: {bad}"
+    if "." in _DECIMAL.sub("", answer):
+        return None, "a '.' may only appear inside a decimal number"
+    names = set(_IDENT.findall(answer))
+    unknown = sorted(n for n in names if n not in FUNCTIONS + CONSTANTS and n != "e")
+    if unknown:
+        return None, f"unknown names {unknown}; use x and {', '.join(FUNCTIONS)}"
+    x = sp.Symbol("x")
+    local = {"x": x, "E": sp.E, "e": sp.E, "pi": sp.pi, "C": sp.Integer(0), "ln": sp.log, "log": sp.log}
+    local.update({f: getattr(sp, f) for f in FUNCTIONS if f not in local})
+    transformations = standard_transformations + (implicit_multiplication_application,)
+    try:
+        raw = parse_expr(answer, local_dict=local, global_dict={"__builtins__": {}, "Integer": sp.Integer,
+                         "Float": sp.Float, "Rational": sp.Rational, "Symbol": sp.Symbol, "Function": sp.Function},
+                         transformations=transformations, evaluate=False)
+    except Exception as exc:  # the parser raises many types on malformed text
+        return None, f"could not parse the answer: {type(exc).__name__}"
+    if not isinstance(raw, sp.Expr):
+        return None, "the answer is not a mathematical expression"
+    if _bits(raw) > MAX_NUMBER_BITS:
+        return None, "the answer builds numbers that are too large"
+    try:
+        expr = raw.doit()
+    except Exception as exc:
+        return None, f"could not evaluate the answer: {type(exc).__name__}"
+    if expr.free_symbols - {x}:
+        return None, f"the answer may only use the variable x, found {sorted(map(str, expr.free_symbols - {x}))}"
+    return expr, None
+
+
+# ------------------------------------------------------------------------------ checking
+def derivative_matches(candidate, integrand, points=CHECK_POINTS, rel_tol: float = 1e-7) -> tuple[bool, str]:
+    """Whether d/dx ``candidate`` equals ``integrand`` at every check point (both sympy exprs)."""
+    sp = _sympy()
+    x = sp.Symbol("x")
+    d = sp.diff(candidate, x)
+    for p in points:
+        want = complex(integrand.evalf(subs={x: p}))
+        try:
+            got = complex(d.evalf(subs={x: p}))
+        except (TypeError, ValueError):
+            return False, f"the derivative of the answer has no numeric value at x={p}"
+        if not (math.isfinite(got.real) and math.isfinite(got.imag)):
+            return False, f"the derivative of the answer is not finite at x={p}"
+        if abs(got - want) > rel_tol * max(1.0, abs(want)):
+            return False, f"at x={p} the derivative of the answer is {got.real:.6g}, the integrand is {want.real:.6g}"
+    return True, ""
+
+
+def check(task: Task, text: str) -> tuple[Verdict, str | None]:
+    """Verdict for a free-text reply, and an action error when the reply could not be read."""
+    sp = _sympy()
+    answer = extract(text)
+    expr, error = parse(answer)
+    if expr is None:
+        verdict = Verdict(0.0, False, Status.TASK_FAILURE, [CheckResult("parse", False, error, got=answer)], error=error)
+        return verdict, error
+    integrand = sp.sympify(task.payload["integrand"], locals={"x": sp.Symbol("x")})
+    ok, why = derivative_matches(expr, integrand)
+    checks = [CheckResult("parse", True, got=sp.sstr(expr)),
+              CheckResult("derivative_matches", ok, why, expected=task.payload["integrand"], got=sp.sstr(expr))]
+    return Verdict(1.0 if ok else 0.0, ok, Status.OK if ok else Status.TASK_FAILURE, checks, error=why or None), None
+
+
+def cheat(task: Task) -> str:
+    """The oracle's reply."""
+    return f"<answer>{task.payload['antiderivative']}</answer>"
