@@ -27,8 +27,11 @@ CHROMIUM_ARGS = (
 )
 OWNER_FLAG = "--selfgym-owner="
 
-_lock = threading.Lock()
+POOL_SIZE = 4
+
+_lock = threading.RLock()
 _state: dict[str, Any] = {}
+_pool: list[tuple[Any, Any]] = []
 
 
 def chromium_path() -> str:
@@ -70,13 +73,41 @@ def browser():
 
 
 def new_page(viewport: tuple[int, int] = (500, 420)):
-    """A fresh (context, page) pair in the shared browser."""
+    """A (context, page) pair for one env: a released one when the pool has one, else a new one.
+
+    Opening a context and a page costs far more than loading a task page, so envs hand theirs
+    back with ``release_page`` on close and the next env reuses them (blank, cookies cleared).
+    """
     b = browser()
+    with _lock:
+        while _pool:
+            context, page = _pool.pop()
+            if not page.is_closed():
+                return context, page
     try:
         context = b.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         return context, context.new_page()
     except Exception as exc:
         raise VerifierError(f"Chromium could not open a page: {str(exc).splitlines()[0]}") from exc
+
+
+def release_page(context, page) -> None:
+    """Give an env's page back: blanked and pooled for the next env, or closed when the pool is full."""
+    try:
+        if page.is_closed() or not is_running():
+            raise RuntimeError("gone")
+        page.goto("about:blank")
+        context.clear_cookies()
+        with _lock:
+            if len(_pool) < POOL_SIZE:
+                _pool.append((context, page))
+                return
+    except Exception:  # noqa: BLE001 - a page we cannot reset is simply closed
+        pass
+    try:
+        context.close()
+    except Exception:  # noqa: BLE001 - the browser may already be gone
+        pass
 
 
 def is_running() -> bool:
@@ -91,6 +122,7 @@ def shutdown() -> None:
 
 
 def _shutdown_locked() -> None:
+    _pool.clear()
     b, pw = _state.pop("browser", None), _state.pop("playwright", None)
     for closer in (getattr(b, "close", None), getattr(pw, "stop", None)):
         if closer is None:

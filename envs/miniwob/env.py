@@ -190,14 +190,10 @@ class MiniWoBEnv(WebEnvBase):
         return reply
 
     def close(self):
-        for closer in (getattr(self._page, "close", None), getattr(self._context, "close", None)):
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception:  # noqa: BLE001 - the browser may already be gone
-                pass
+        if self._page is not None:
+            shared.release_page(self._context, self._page)
         self._page = self._context = None
+        self._loaded = None
         super().close()
 
 
