@@ -76,7 +76,7 @@ def test_llm_user_with_the_default_model_plays_the_customer_seat():
 
     backend = make_backend("default")
     try:
-        user = LLMUser(backend, SamplingParams(temperature=0.0, max_tokens=16, seed=0))
+        user = LLMUser(backend, SamplingParams(temperature=0.0, max_tokens=8, seed=0))
         infos = [user_info(retail_task(i), []) for i in (0, 40)]
         infos = [{**i, "messages": i["messages"] + [{"role": "user", "content": "Hi! How can I help you today?"}]}
                  for i in infos]
