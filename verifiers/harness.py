@@ -282,7 +282,8 @@ def _gather(spec: dict, timeout_s: float) -> tuple[dict[int, list], dict[int, st
                 failed[j] = fatal
             break
         if current is None:  # died or hung before its first check
-            why = "time limit reached" if ended == "timeout" else f"the solution {ended} while loading"
+            why = ("time limit reached" if ended == "timeout" else "the solution stopped before its first check"
+                   if ended == "exit" else f"the solution {ended} before its first check")
             for j in range(start, n):
                 failed[j] = why
             break

@@ -3,10 +3,13 @@
 Weaker than docker, and it says so once in the log. What it does: rlimits per job (address
 space, CPU, file size, open files, processes), a fresh scratch directory per job, a clean
 environment, the wall-clock timeout and output cap, and killing whatever a job leaves running.
-When selfgym runs as root it also gives each job an empty network namespace and drops it to
-``nobody`` (uid 65534), so a job cannot reach the network or signal its runner. What it does not
-do: hide the host's files from the job, bound disk use beyond one file's size, or (when not
-root) stop network access and signals to the runner. See docs/SECURITY.md.
+When selfgym runs as root it also gives each job an empty network namespace and a private mount
+namespace (fresh size-capped tmpfs on the work directory, /tmp, /var/tmp and /dev/shm, gone
+with the job) and drops it to ``nobody`` (uid 65534), so a job cannot reach the network, fill
+the disk, leave files behind or signal its runner. What it does not do: hide the host's
+world-readable files, limit memory and CPU for the job's processes together (rlimits are per
+process), or keep concurrent jobs (all ``nobody``) from signalling each other; when not root,
+none of the namespace protections apply. See docs/SECURITY.md.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class ProcessSandbox(Sandbox):
             _warned.set()
             log.warning("using the 'process' sandbox: jobs run as local processes with rlimits only; "
                         "they can read host files%s. Use the docker backend for untrusted code.",
-                        "" if os.geteuid() == 0 else ", reach the network and signal their runner")
+                        "" if os.geteuid() == 0 else ", write to the host's disk, reach the network and signal their runner")
         super().__init__(limits, pool_size or max(2, os.cpu_count() or 2), max_jobs, retries)
 
     def _start_worker(self) -> Worker:

@@ -43,6 +43,8 @@ import pkgutil  # noqa: F401  (runpy needs it)
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 PYTHONS = ("python", "python3", "/usr/bin/python3", "/usr/local/bin/python3")
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 _libc = None
@@ -168,8 +170,8 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
         os.close(out_w)
         os.close(err_w)
         lim = job["limits"]
-        if user is not None:  # local worker started as root: no network, then drop to `user`
-            _libc.unshare(CLONE_NEWNET)
+        if user is not None:  # local worker started as root: private network and disk, then drop to `user`
+            _private_namespaces(job["workdir"], lim)
             os.setgroups([])
             os.setgid(user)
             os.setuid(user)
@@ -217,6 +219,22 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
             os.write(2, f"selfgym runner: could not start the job: {exc!r} (runner line {where.lineno})\n".encode())
         finally:
             os._exit(127)
+
+
+def _private_namespaces(workdir: str, lim: dict) -> None:
+    """Local runner as root: an empty network namespace, and a mount namespace in which /tmp,
+    /var/tmp, /dev/shm and the work directory are fresh size-capped tmpfs (gone with the job)."""
+    if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare failed")
+    if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make mounts private")
+    small = b"size=8m,mode=1777"
+    for path, opts in ((b"/tmp", small), (b"/var/tmp", small), (b"/dev/shm", small),
+                       (workdir.encode(), f"size={int(lim['tmpfs_mb'])}m,mode=1777".encode())):
+        if os.path.isdir(path) or path == workdir.encode():
+            os.makedirs(path, exist_ok=True)
+            if _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path.decode()}")
 
 
 def _run_python_here(argv: list[str], env: dict, jobdir: str) -> None:
@@ -334,9 +352,12 @@ class Runner:
         sel.close()
         os.close(out_r)
         os.close(err_r)
-        if self._kill_strays():
-            recycle = True
-        if not self._clean_files():
+        try:
+            if self._kill_strays():
+                recycle = True
+            if not self._clean_files():
+                recycle = True
+        except Exception:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
             recycle = True
         st = status["status"]
         if os.WIFSIGNALED(st):
@@ -413,12 +434,16 @@ class Runner:
 
 
 def _force_remove(func, path, _exc) -> None:
-    try:
-        os.chmod(os.path.dirname(path), 0o700)
-        os.chmod(path, 0o700)
-    except OSError:
-        pass
-    func(path)
+    """rmtree's error hook: make the entry and its parent ours to delete, then try again."""
+    for p in (os.path.dirname(path), path):
+        try:
+            os.chmod(p, 0o700)
+        except OSError:
+            pass
+    if func in (os.unlink, os.remove, os.rmdir):
+        func(path)
+    elif os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _killpg(pid: int) -> None:
