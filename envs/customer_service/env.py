@@ -9,9 +9,8 @@ when the customer (or the agent) says ``###STOP###``, or after ``max_steps`` age
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import numpy as np
 

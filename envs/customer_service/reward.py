@@ -22,11 +22,10 @@ from selfgym.envs.customer_service.airline import Airline
 from selfgym.envs.customer_service.common import Domain
 from selfgym.envs.customer_service.data import load_base_db
 from selfgym.envs.customer_service.db import Database
+from selfgym.envs.customer_service.retail import Retail
 from selfgym.errors import TaskError
 from selfgym.tools import Tool, ToolCall, ToolSet
 from selfgym.types import CheckResult, Status, Task, Verdict
-
-from selfgym.envs.customer_service.retail import Retail
 
 DOMAIN_CLASSES: dict[str, type[Domain]] = {"retail": Retail, "airline": Airline}
 _PROTOTYPES: dict[str, list[Tool]] = {}

@@ -139,3 +139,21 @@ def test_truncation_after_max_steps():
     results = [env.step('{"name": "calculate", "arguments": {"expression": "1+1"}}') for _ in range(3)]
     assert [r[3] for r in results] == [False, False, True] and results[-1][1] == 0.0
     assert results[-1][4]["outcome"] == "max_steps"
+
+
+def test_cli_exports_tasks_and_checks_the_oracles(tmp_path, capsys):
+    import argparse
+
+    from selfgym.envs.customer_service.cli import register_cli
+    from selfgym.types import load_tasks
+
+    parser = argparse.ArgumentParser(prog="selfgym")
+    register_cli(parser.add_subparsers(dest="command"))
+    out = tmp_path / "retail_test.jsonl"
+    args = parser.parse_args(["customer-service", "export", "--domain", "retail", "--split", "test", "--out", str(out)])
+    assert args.func(args) == 0
+    exported = load_tasks(out)
+    assert exported and {t.payload["split"] for t in exported} == {"test"}
+    args = parser.parse_args(["customer-service", "oracle", "--domain", "airline", "--split", "test"])
+    assert args.func(args) == 0
+    assert "oracle success 1.000, silent agent success 0.000" in capsys.readouterr().out
