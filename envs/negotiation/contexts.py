@@ -60,11 +60,14 @@ def _by_total() -> dict[int, tuple[Context, ...]]:
     return {k: tuple(v) for k, v in groups.items()}
 
 
+_TOTALS = sorted(TOTAL_SHARES)
+_CUMULATIVE = np.cumsum([TOTAL_SHARES[t] for t in _TOTALS]) / sum(TOTAL_SHARES.values())
+
+
 def generate_context(rng: np.random.Generator) -> Context:
     """One context: a total drawn with ``TOTAL_SHARES``, then uniform among valid contexts of that total."""
-    totals = sorted(TOTAL_SHARES)
-    shares = np.array([TOTAL_SHARES[t] for t in totals])
-    total = totals[int(rng.choice(len(totals), p=shares / shares.sum()))]
+    u = rng.random()
+    total = next((t for t, c in zip(_TOTALS, _CUMULATIVE) if u < c), _TOTALS[-1])
     group = _by_total()[total]
     return group[int(rng.integers(len(group)))]
 
@@ -103,15 +106,19 @@ def context_id(ctx: Context) -> str:
 
 
 def difficulty(ctx: Context) -> dict[str, int]:
-    """Numeric difficulty attributes a curriculum can read."""
+    """Numeric difficulty attributes a curriculum can read (a new dict each call)."""
+    return dict(_difficulty(ctx))
+
+
+@functools.lru_cache(maxsize=8192)
+def _difficulty(ctx: Context) -> dict[str, int]:
     a, b = ctx.values
     return {
         "total_items": int(sum(ctx.counts)),
         "shared_types": sum(1 for x, y in zip(a, b) if x and y),
         "zero_values": sum(1 for x in (*a, *b) if x == 0),
         "pareto_splits": len(rules.pareto_frontier(ctx)),
-        "max_joint_score": max(rules.score(a, k) + rules.score(b, [n - x for n, x in zip(ctx.counts, k)])
-                               for k in rules.allocations(ctx.counts)),
+        "max_joint_score": max(u + v for _, u, v in rules.split_values(ctx)),
     }
 
 

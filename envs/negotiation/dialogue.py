@@ -14,11 +14,15 @@ if the last one was rejected. That is the observation's ``"text"``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from selfgym.envs.negotiation import prompts, rules
 from selfgym.envs.negotiation.rules import Context, Game, Move
 from selfgym.spaces import truncate
+
+
+_brief = functools.lru_cache(maxsize=4096)(prompts.system_prompt)
 
 
 class Dialogue:
@@ -27,7 +31,7 @@ class Dialogue:
     def __init__(self, context: Context, objective: str = "semi_competitive", starter: int = 0,
                  max_messages: int = rules.MAX_MESSAGES, max_invalid: int = rules.MAX_INVALID):
         self.game = Game(context, objective, starter, max_messages, max_invalid)
-        self.briefs = [prompts.system_prompt(context.counts, context.values[s], self.game.objective) for s in (0, 1)]
+        self.briefs = [_brief(context.counts, context.values[s], self.game.objective) for s in (0, 1)]
         self.chats: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
         self.clean: list[list[dict[str, Any]]] = [[{"role": "system", "content": b}] for b in self.briefs]
         self.received = [""] * 2

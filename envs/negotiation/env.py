@@ -27,6 +27,7 @@ ignored; ``info["active_agent"]`` names the mover), like PettingZoo's turn-based
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,6 +45,16 @@ from selfgym.types import Task
 
 AGENTS = ("player_0", "player_1")
 RENDER_MODES = ["human", "ansi"]
+
+
+_OUTSIDE_CHARSET = re.compile(r"[^\t\n\x20-\x7e]")
+
+
+def fit_text(text: str, max_length: int) -> str:
+    """``normalize_text`` with a fast path for text already inside the space (the common case)."""
+    if len(text) <= max_length and not _OUTSIDE_CHARSET.search(text):
+        return text
+    return normalize_text(text, max_length)
 
 
 def _context_source(contexts: Any) -> list[Context] | None:
@@ -114,7 +125,7 @@ class _NegotiationBase:
                 ctx = ctxs.generate_context(self.np_random)
             else:
                 ctx = self.contexts[int(self.np_random.integers(len(self.contexts)))]
-            task = ctxs.to_task(ctx)
+            task = ctxs.to_task(ctx)  # cheap: difficulty and prompts are cached per context
         starter = int(self.np_random.integers(2))
         if options.get("starter") is not None:
             starter = int(options["starter"])
@@ -131,7 +142,7 @@ class _NegotiationBase:
         counts, values = self._arrays[seat]
         to_move = int(g.current == seat and g.outcome is None)
         return {
-            "text": normalize_text(d.pending(seat), self.max_text_length),
+            "text": fit_text(d.pending(seat), self.max_text_length),
             "counts": counts.copy(),
             "values": values.copy(),
             "turn": len(g.messages),
@@ -140,12 +151,13 @@ class _NegotiationBase:
             "invalid_in_row": g.invalid_in_row if g.current == seat else 0,
         }
 
-    def _info(self, seat: int) -> dict[str, Any]:
+    def _info(self, seat: int, metrics_: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A fresh info dict for ``seat`` (message dicts are copies; nothing is shared with the env)."""
         d = self.dialogue
         info = {
             "task_id": self.task.id,
             "family": "negotiation",
-            "messages": [dict(m) for m in d.chats[seat]],
+            "messages": [m.copy() for m in d.chats[seat]],
             "tools": [],
             "difficulty": dict(self.task.difficulty),
             "seat": seat,
@@ -154,9 +166,14 @@ class _NegotiationBase:
         if d.last_error[seat] is not None:
             info["action_error"] = d.last_error[seat]
         if d.done:
-            info["metrics"] = metrics.game_metrics(d)
-            info["verdict"] = metrics.verdict(d, seat).to_dict()
+            m = metrics_ if metrics_ is not None else metrics.game_metrics(d)
+            info["metrics"] = {k: (list(v) if isinstance(v, list) else v) for k, v in m.items()}
+            info["verdict"] = metrics.verdict_dict(m, seat)
         return info
+
+    def _infos_both(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        m = metrics.game_metrics(self.dialogue) if self.dialogue.done else None
+        return self._info(0, m), self._info(1, m)
 
     def _render(self) -> str | None:
         if self.dialogue is None:
@@ -198,7 +215,8 @@ class NegotiationAECEnv(_NegotiationBase, AECEnv):
         self._cumulative_rewards = {a: 0.0 for a in AGENTS}
         self.terminations = {a: False for a in AGENTS}
         self.truncations = {a: False for a in AGENTS}
-        self.infos = {a: self._info(i) for i, a in enumerate(AGENTS)}
+        i0, i1 = self._infos_both()
+        self.infos = {AGENTS[0]: i0, AGENTS[1]: i1}
         self.agent_selection = AGENTS[self.dialogue.current]
 
     def observe(self, agent: str) -> dict[str, Any]:
@@ -220,7 +238,8 @@ class NegotiationAECEnv(_NegotiationBase, AECEnv):
             self.truncations = {a: capped for a in AGENTS}
         else:
             self.rewards = {AGENTS[0]: 0.0, AGENTS[1]: 0.0}
-        self.infos = {AGENTS[0]: self._info(0), AGENTS[1]: self._info(1)}
+        i0, i1 = self._infos_both()
+        self.infos = {AGENTS[0]: i0, AGENTS[1]: i1}
         self.agent_selection = AGENTS[d.current]
         self._accumulate_rewards()
         if self.render_mode == "human":
@@ -246,7 +265,8 @@ class NegotiationParallelEnv(_NegotiationBase, ParallelEnv):
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         mover = AGENTS[self.dialogue.current]
-        infos = {a: self._info(i) for i, a in enumerate(AGENTS)}
+        i0, i1 = self._infos_both()
+        infos = {AGENTS[0]: i0, AGENTS[1]: i1}
         for info in infos.values():
             info["active_agent"] = mover
         return infos

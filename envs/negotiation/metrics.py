@@ -51,6 +51,25 @@ def verdict(d: Dialogue, seat: int) -> Verdict:
     )
 
 
+def verdict_dict(m: dict[str, Any], seat: int) -> dict[str, Any]:
+    """``verdict(d, seat).to_dict()`` built straight from ``game_metrics`` output (the envs' fast path)."""
+    agreed = m["agreement"]
+    pareto = m["pareto_optimal"]
+    return {
+        "reward": m["rewards"][seat],
+        "passed": agreed,
+        "status": Status.OK.value if agreed else Status.TASK_FAILURE.value,
+        "checks": [
+            {"name": "agreement", "passed": agreed, "message": "" if agreed else f"no deal ({m['outcome']})",
+             "score": None, "expected": None, "got": None},
+            {"name": "pareto_optimal", "passed": pareto, "message": "" if pareto else "a better split existed for both",
+             "score": float(m["joint_score"]), "expected": None, "got": None},
+        ],
+        "timings": {},
+        "error": None if agreed else f"no deal ({m['outcome']})",
+    }
+
+
 def _mean(xs: list[float]) -> float:
     return float(sum(xs) / len(xs)) if xs else math.nan
 

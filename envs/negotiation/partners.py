@@ -53,6 +53,10 @@ def fair_keep(counts: tuple, values: tuple) -> tuple[int, int, int]:
     return min(rules.allocations(counts), key=lambda k: (abs(rules.score(values, k) - half), sum(k), k))
 
 
+def _ints(x) -> tuple[int, ...]:
+    return tuple(x.tolist()) if hasattr(x, "tolist") else tuple(int(v) for v in x)
+
+
 class ScriptedNegotiator(Agent):
     """Base of the rule-based players (see the module docstring)."""
 
@@ -64,8 +68,7 @@ class ScriptedNegotiator(Agent):
         raise NotImplementedError
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
-        counts = tuple(int(x) for x in observation["counts"])
-        values = tuple(int(x) for x in observation["values"])
+        counts, values = _ints(observation["counts"]), _ints(observation["values"])
         mine = self.demand(counts, values)
         if observation["must_propose"]:
             return prompts.format_proposal(mine)

@@ -122,15 +122,32 @@ def allocations(counts: Sequence[int]):
 
 
 @functools.lru_cache(maxsize=8192)
-def pareto_frontier(ctx: Context) -> frozenset[tuple[int, int, int]]:
-    """Player 0's ``keep`` vectors whose splits no other split Pareto-dominates."""
+def split_values(ctx: Context) -> tuple[tuple[tuple[int, int, int], int, int], ...]:
+    """``(keep0, value to player 0, value to player 1)`` for every split of the pool."""
     a, b = ctx.values
-    points = [(k, score(a, k), score(b, [n - x for n, x in zip(ctx.counts, k)])) for k in allocations(ctx.counts)]
-    front = []
-    for k, u, v in points:
-        dominated = any(u2 >= u and v2 >= v and (u2 > u or v2 > v) for _, u2, v2 in points)
-        if not dominated:
-            front.append(k)
+    c0, c1, c2 = ctx.counts
+    return tuple(((k0, k1, k2), a[0] * k0 + a[1] * k1 + a[2] * k2, b[0] * (c0 - k0) + b[1] * (c1 - k1) + b[2] * (c2 - k2))
+                 for k0 in range(c0 + 1) for k1 in range(c1 + 1) for k2 in range(c2 + 1))
+
+
+@functools.lru_cache(maxsize=8192)
+def pareto_frontier(ctx: Context) -> frozenset[tuple[int, int, int]]:
+    """Player 0's ``keep`` vectors whose splits no other split Pareto-dominates.
+
+    A split (u, v) is dominated when another has u' >= u and v' >= v with one strictly
+    greater. Sweeping values of u from high to low, a split survives when its v beats every v
+    seen at a higher u and is the highest v at its own u.
+    """
+    by_u: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+    for k, u, v in split_values(ctx):
+        by_u.setdefault(u, []).append((k, v))
+    front, best_above = [], -1
+    for u in sorted(by_u, reverse=True):
+        group = by_u[u]
+        top = max(v for _, v in group)
+        if top > best_above:
+            front.extend(k for k, v in group if v == top)
+        best_above = max(best_above, top)
     return frozenset(front)
 
 

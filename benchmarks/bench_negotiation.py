@@ -1,0 +1,98 @@
+"""Deal or No Deal env speed with scripted players (env steps per second, one process).
+
+Measures, in one run: the raw AEC env, the AEC env as ``env()`` returns it (order-enforcing
+wrapper), the Parallel env, and ``selfgym/Negotiation-v0`` (one step there includes the
+partner's turn). Players: fair vs greedy for the PettingZoo envs, fair learner vs fair partner
+for the Gymnasium view. Prints medians over repeats and the ratios to the raw AEC env.
+
+    python benchmarks/bench_negotiation.py [--games 2000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import gymnasium as gym
+
+import selfgym  # noqa: F401
+from selfgym.envs.negotiation.env import env, parallel_env, raw_env
+from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner
+
+
+def run_aec(make, games: int) -> tuple[int, float]:
+    e = make()
+    players = {"player_0": FairPartner(), "player_1": GreedyPartner()}
+    steps = 0
+    start = time.perf_counter()
+    for seed in range(games):
+        e.reset(seed=seed)
+        for agent in e.agent_iter():
+            obs, reward, term, trunc, info = e.last()
+            if term or trunc:
+                e.step(None)
+                continue
+            e.step(players[agent].act(obs, info))
+            steps += 1
+    return steps, time.perf_counter() - start
+
+
+def run_parallel(games: int) -> tuple[int, float]:
+    p = parallel_env()
+    players = {"player_0": FairPartner(), "player_1": GreedyPartner()}
+    steps = 0
+    start = time.perf_counter()
+    for seed in range(games):
+        obs, infos = p.reset(seed=seed)
+        while p.agents:
+            mover = infos["player_0"]["active_agent"]
+            obs, rewards, terms, truncs, infos = p.step({mover: players[mover].act(obs[mover], infos[mover])})
+            steps += 1
+    return steps, time.perf_counter() - start
+
+
+def run_single(games: int) -> tuple[int, float]:
+    e = gym.make("selfgym/Negotiation-v0", partner="fair").unwrapped
+    learner = FairPartner()
+    steps = 0
+    start = time.perf_counter()
+    for seed in range(games):
+        obs, info = e.reset(seed=seed)
+        while True:
+            obs, r, term, trunc, info = e.step(learner.act(obs, info))
+            steps += 1
+            if term or trunc:
+                break
+    return steps, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--games", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    cases = {
+        "AEC raw_env()": lambda: run_aec(raw_env, args.games),
+        "AEC env() (order-enforcing)": lambda: run_aec(env, args.games),
+        "Parallel parallel_env()": lambda: run_parallel(args.games),
+        "Negotiation-v0 (learner steps)": lambda: run_single(args.games),
+    }
+    run_aec(raw_env, 200)  # warm caches (context table, Pareto frontiers)
+    results = {}
+    for name, fn in cases.items():
+        rates = []
+        for _ in range(args.repeats):
+            steps, secs = fn()
+            rates.append(steps / secs)
+        results[name] = (statistics.median(rates), steps)
+    base = results["AEC raw_env()"][0]
+    print(f"python {platform.python_version()}, {args.games} games x {args.repeats} repeats, {time.strftime('%Y-%m-%d')}")
+    print(f"{'case':34s} {'steps/s (median)':>17s} {'steps/game':>11s} {'vs raw AEC':>11s}")
+    for name, (rate, steps) in results.items():
+        print(f"{name:34s} {rate:17,.0f} {steps / args.games:11.2f} {rate / base:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
