@@ -26,6 +26,12 @@ SNAPSHOT_JS = (pathlib.Path(__file__).with_name("snapshot.js")).read_text()
 TIMER_MS = 2_000_000_000  # below setTimeout's 2**31 - 1 limit, about 23 days
 ACTION_TIMEOUT_MS = 1500
 MAX_NODES = 400
+# Images change the layout (and so the outline) once loaded: wait for them, at most 2 s.
+_IMAGES_LOADED = """() => Promise.race([
+    Promise.all(Array.from(document.images).filter((i) => !i.complete)
+        .map((i) => new Promise((done) => { i.addEventListener("load", done); i.addEventListener("error", done); }))),
+    new Promise((done) => setTimeout(done, 2000)),
+])"""
 _INFRA_MARKERS = ("has been closed", "Target closed", "Browser closed", "Connection closed", "crashed")
 
 
@@ -116,6 +122,7 @@ class MiniWoBEnv(WebEnvBase):
                 }""", [seed, TIMER_MS])
             if not ready:
                 self._page.wait_for_function("() => WOB_TASK_READY !== false", timeout=5000, polling=50)
+            self._page.evaluate(_IMAGES_LOADED)
         except VerifierError:
             raise
         except Exception as exc:  # noqa: BLE001 - any browser failure here is ours, not the agent's

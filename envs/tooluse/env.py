@@ -142,6 +142,14 @@ class ToolUseEnv(TextEnv):
         lines.append(f"({self.max_turns - self.turn} turn(s) left)")
         return Outcome("\n".join(lines), reward=0.0, action_error=error, info=info)
 
-    def cheat(self) -> list[str]:
+    def cheat(self) -> str:
+        """The oracle's next action (valid while the earlier actions were the oracle's ones).
+
+        The oracle makes one call per turn and answers last; ``oracle()`` gives the whole list.
+        """
+        actions = self.oracle()
+        return actions[min(self.turn, len(actions) - 1)]
+
+    def oracle(self) -> list[str]:
         """The oracle for the current task: one action string per turn, the final answer last."""
         return rules.oracle_actions(self.task)

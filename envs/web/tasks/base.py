@@ -57,11 +57,11 @@ def register_task(cls: type[SimTask]) -> type[SimTask]:
     return cls
 
 
-def run_oracle(cls: type[SimTask], payload: dict[str, Any]) -> tuple[Page, list[str]]:
-    """Play the oracle on a fresh page; returns the final page and the actions it took."""
+def run_oracle(cls: type[SimTask], payload: dict[str, Any], page: Page | None = None) -> tuple[Page, list[str]]:
+    """Play the oracle on ``page`` (a fresh one by default); returns the final page and its actions."""
     from selfgym.envs.web.actions import parse_action
 
-    page = cls.build(payload)
+    page = cls.build(payload) if page is None else page
     actions: list[str] = []
     while not page.done and len(actions) < cls.max_steps:
         action = cls.cheat(page, payload)
@@ -75,8 +75,9 @@ def make_task(name: str, rng: np.random.Generator, index: int | None = None) -> 
     cls = TASKS[name]
     payload = cls.generate(rng)
     payload["task"] = name
-    page, actions = run_oracle(cls, payload)
-    n_elements = sum(1 for e in cls.build(payload).elements()) - 1
+    page = cls.build(payload)
+    n_elements = sum(1 for _ in page.elements()) - 1
+    page, actions = run_oracle(cls, payload, page)
     digest = abs(hash_payload(payload)) % 10**8
     return Task(
         id=f"web/{name}/{digest:08d}" if index is None else f"web/{name}/{index}",
