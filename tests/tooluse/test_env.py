@@ -50,13 +50,16 @@ def test_every_oracle_earns_reward_one(env):
         obs, info = env.reset(options={"task": task.to_dict()})
         assert info["task_id"] == task.id
         assert [t["function"]["name"] for t in info["tools"]] == DOMAINS[task.payload["domain"]].toolset().names
-        rewards = []
-        for action in u.cheat():
+        rewards, plan = [], u.oracle()
+        terminated = truncated = False
+        while not (terminated or truncated):
+            action = u.cheat()  # the oracle's next action
+            assert action == plan[len(rewards)]
             obs, reward, terminated, truncated, info = env.step(action)
             rewards.append(reward)
             assert "action_error" not in info, (task.id, info["action_error"], obs)
             assert all(r["ok"] for r in info["tool_results"]), (task.id, obs)
-        assert terminated and not truncated, task.id
+        assert terminated and not truncated and len(rewards) == len(plan), task.id
         assert rewards[-1] == 1.0 and sum(rewards) == 1.0, (task.id, obs)
         assert info["verdict"]["passed"] is True
 
@@ -148,7 +151,7 @@ def test_task_set_and_generated_tasks_are_seeded_and_solvable():
     assert [t.id for t in env.task_set(12, seed=8)] != [t.id for t in a]
     for task in a:
         env.reset(options={"task": task})
-        for action in env.cheat():
+        for action in env.oracle():
             *_, reward, terminated, truncated, info = env.step(action)
         assert terminated and reward == 1.0
 
