@@ -129,6 +129,22 @@ class DockerWorker(Worker):
                 return b""
             self._raw += chunk
 
+    def alive(self) -> bool:
+        """False when the attach stream has closed (the container is gone)."""
+        import select
+
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            if readable:
+                self._sock.settimeout(0.0)
+                chunk = self._sock.recv(1 << 16)
+                if not chunk:
+                    return False
+                self._raw += chunk
+            return True
+        except (OSError, ValueError):
+            return False
+
     def explain_loss(self) -> Result | None:
         """A container the kernel OOM-killed died of the job; anything else is ours."""
         try:

@@ -68,6 +68,10 @@ class Worker:
             raise WorkerLost(f"{self.name}: unexpected first message {msg!r}")
         return msg
 
+    def alive(self) -> bool:
+        """A cheap check, made before a job is handed to an idle worker."""
+        return True
+
     def explain_loss(self) -> Result | None:
         """After a loss: a Result when the job itself caused it (e.g. the OOM killer), else None."""
         return None
@@ -129,8 +133,14 @@ class WorkerPool:
             while True:
                 if self._closed:
                     raise SandboxError("the sandbox is closed")
-                if self._idle:
-                    return self._idle.pop()
+                while self._idle:
+                    w = self._idle.pop()
+                    if w.alive():
+                        return w
+                    self._live -= 1  # died while idle: replace it, do not spend a try on it
+                    self.recycled += 1
+                    threading.Thread(target=w.close, daemon=True).start()
+                    threading.Thread(target=self.warm, daemon=True).start()
                 if self._live < self.size:
                     self._live += 1
                     break

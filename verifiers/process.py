@@ -62,6 +62,9 @@ class ProcessWorker(Worker):
 
         raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s")
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def close(self) -> None:
         import shutil
 

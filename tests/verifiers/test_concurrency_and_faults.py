@@ -1,0 +1,124 @@
+"""Many jobs at once, and the infrastructure failing under a job."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from selfgym.errors import SandboxError
+from selfgym.types import Status
+from selfgym.verifiers import get_sandbox
+from selfgym.verifiers.checker import run_io_cases
+from tests.verifiers.conftest import FAST
+
+
+@pytest.mark.docker
+def test_500_jobs_from_8_threads_none_lost_each_matched(docker_sandbox):
+    def job(i: int):
+        res = docker_sandbox.run({"j.py": f"import sys\nprint({i} * 7, sys.stdin.read())"}, ["python3", "j.py"],
+                                 stdin=str(i).encode())
+        return i, res
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(job, range(500)))
+    assert len(results) == 500
+    for i, res in results:
+        assert res.ok, res
+        assert res.stdout == f"{i * 7} {i}\n"
+
+
+def test_concurrent_verdicts_on_process_backend(process_sandbox):
+    code = "def f(x):\n    return x * x\n"
+
+    def verdict(i: int):
+        return i, run_io_cases(code, entry_point="f", cases=[{"args": [i], "expected": i * i}], sandbox=process_sandbox)
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(verdict, range(60)))
+    assert all(v.passed and v.checks[0].got == i * i for i, v in results)
+
+
+def _kill_containers(sb, stop: threading.Event, once: bool) -> None:
+    """Kill the sandbox's containers from outside while a job runs on them."""
+    from selfgym.verifiers.docker_backend import LABEL
+
+    while not stop.is_set():
+        running = sb.api.containers(filters={"label": f"{LABEL}={sb.owner}", "status": "running"})
+        busy = []
+        for c in running:
+            procs = sb.api.top(c["Id"]).get("Processes") or []
+            if any("sleep" in " ".join(p) or "j.py" in " ".join(p) or len(procs) > 2 for p in procs):
+                busy.append(c)
+        for c in busy:
+            try:
+                sb.api.kill(c["Id"])
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        if busy and once:
+            return
+        time.sleep(0.05)
+
+
+@pytest.mark.docker
+def test_container_killed_mid_job_is_retried_not_failed(caplog):
+    sb = get_sandbox("docker", limits=FAST.replace(timeout_s=5), pool_size=1, retries=2)
+    try:
+        sb.run({"w.py": "print('warm')"}, ["python3", "w.py"])
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_containers, args=(sb, stop, True), daemon=True)
+        killer.start()
+        res = sb.run({"j.py": "import time\ntime.sleep(1.0)\nprint('done')"}, ["python3", "j.py"])
+        stop.set()
+        killer.join(5)
+        assert res.ok and res.stdout == "done\n"
+        assert sb.pool.stats()["recycled"] >= 1
+        assert "sandbox worker lost" in caplog.text
+    finally:
+        sb.close()
+
+
+@pytest.mark.docker
+def test_containers_dying_every_time_is_an_infra_error_not_a_zero():
+    from selfgym.verifiers.checker import run_tests
+
+    sb = get_sandbox("docker", limits=FAST.replace(timeout_s=5), pool_size=1, retries=1)
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_containers, args=(sb, stop, False), daemon=True)
+    try:
+        sb.run({"w.py": "print('warm')"}, ["python3", "w.py"])
+        killer.start()
+        tests = "def test_slow(candidate):\n    assert candidate() == 1\n"
+        v = run_tests("import time\ndef f():\n    time.sleep(1.0)\n    return 1\n", tests, entry_point="f", sandbox=sb)
+        assert v.status == Status.INFRA_ERROR and math.isnan(v.reward) and not v.passed
+        assert "failed 2 times" in v.error
+    finally:
+        stop.set()
+        killer.join(5)
+        sb.close()
+
+
+@pytest.mark.docker
+def test_pool_heals_after_its_containers_are_removed(docker_sandbox):
+    from selfgym.verifiers.docker_backend import LABEL
+
+    sb = get_sandbox("docker", limits=FAST, pool_size=2)
+    try:
+        sb.run({"w.py": "print(1)"}, ["python3", "w.py"])
+        for c in sb.api.containers(all=True, filters={"label": f"{LABEL}={sb.owner}"}):
+            sb.api.remove_container(c["Id"], force=True)
+        for i in range(4):
+            res = sb.run({"w.py": f"print({i})"}, ["python3", "w.py"])
+            assert res.ok and res.stdout == f"{i}\n"
+    finally:
+        sb.close()
+
+
+def test_closed_sandbox_raises_sandbox_error():
+    sb = get_sandbox("process", pool_size=1)
+    sb.close()
+    with pytest.raises(SandboxError, match="closed"):
+        sb.run({"a.py": "print(1)"}, ["python3", "a.py"])
