@@ -187,3 +187,18 @@ def test_infra_errors_inside_a_tool_are_never_a_zero_reward(policy):
     else:
         obs, reward, terminated, truncated, info = env.step(action)
         assert math.isnan(reward) and info["reward_valid"] is False and terminated
+
+
+def test_tasks_kwarg_loads_a_jsonl_file(tmp_path):
+    from selfgym.types import dump_jsonl
+
+    path = tmp_path / "mine.jsonl"
+    dump_jsonl(rules.generate(3, seed=11, domains=["cipher"]), path)
+    env = ToolUseEnv(tasks=str(path))
+    assert [t.id for t in env.task_set()] == [t.id for t in rules.generate(3, seed=11, domains=["cipher"])]
+    _, info = env.reset(seed=0)
+    assert info["task_id"].startswith("tooluse/gen/11/")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "family": "tooluse", "prompt": "p", "payload": {"domain": "units"}}) + "\n")
+    with pytest.raises(TaskError, match="payload has no 'answer'"):
+        ToolUseEnv(tasks=str(bad))
