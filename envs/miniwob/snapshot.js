@@ -80,9 +80,11 @@
     const cs = visible(el);
     if (!cs) return;
     let role = roleOf(el);
-    // Text styled as clickable (a pointer cursor its parent does not set) reads as a link.
-    if (!role && cs.cursor === "pointer" && el.parentElement &&
-        window.getComputedStyle(el.parentElement).cursor !== "pointer") role = "link";
+    // Text styled as clickable (a pointer cursor its parent does not set) reads as a link;
+    // without text it is named by its class ("trash", "star").
+    const pointerLink = !role && cs.cursor === "pointer" && el.parentElement &&
+        window.getComputedStyle(el.parentElement).cursor !== "pointer";
+    if (pointerLink) role = "link";
     const kids = [];
     let hasText = false, hasElem = false;
     el.childNodes.forEach((c) => {
@@ -103,7 +105,15 @@
     }
     if (!hasElem) {
       const text = clean(el.textContent);
-      if (text || role) push(el, role || "text", text || el.getAttribute("aria-label") || el.getAttribute("title") || "", null, depth);
+      if (text || role) {
+        const label = text || el.getAttribute("aria-label") || el.getAttribute("title") ||
+          (pointerLink ? String(el.className || "") : "");
+        push(el, role || "text", label, null, depth);
+      } else if ((cs.content || "").startsWith("url(") || cs.backgroundImage !== "none") {
+        // An icon drawn by CSS: name it by its title or class ("trash", "star", "reply").
+        const name = el.getAttribute("aria-label") || el.getAttribute("title") || String(el.className || "");
+        push(el, cs.cursor === "pointer" ? "button" : "img", name, null, depth);
+      }
       return;
     }
     let childDepth = depth;
