@@ -109,7 +109,12 @@ class OpenAIBackend:
         if len(choices) != sampling.n:
             raise BackendError(f"asked {self.root} for {sampling.n} completion(s), got {len(choices)}")
         usage = resp.get("usage") or {}
-        return [self._completion(c, usage, sampling) for c in choices]
+        out = [self._completion(c, usage, sampling) for c in choices]
+        prefill = chat[-1].get("content") if chat and chat[-1].get("role") == "assistant" else None
+        for c in out:  # some servers echo a prefilled assistant turn; keep only the continuation
+            if prefill and c.text.startswith(prefill):
+                c.text = c.text[len(prefill):]
+        return out
 
     @staticmethod
     def _completion(choice: dict[str, Any], usage: dict[str, Any], sampling: SamplingParams) -> Completion:

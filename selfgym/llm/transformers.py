@@ -59,8 +59,13 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ helpers
     def prompt_ids(self, chat: Chat) -> list[int]:
-        """Token ids of ``chat`` under the chat template, with the generation prompt."""
-        ids = self.tokenizer.apply_chat_template(list(chat), add_generation_prompt=True, tokenize=True)
+        """Token ids of ``chat`` under the chat template, with the generation prompt.
+
+        A chat ending in an assistant message is continued (that message is a prefill).
+        """
+        prefill = bool(chat) and chat[-1].get("role") == "assistant"  # continue a started reply
+        ids = self.tokenizer.apply_chat_template(list(chat), add_generation_prompt=not prefill,
+                                                 continue_final_message=prefill, tokenize=True)
         if isinstance(ids, dict) or hasattr(ids, "keys"):
             ids = ids["input_ids"]
         return list(ids)
