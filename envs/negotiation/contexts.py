@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import random
 from typing import Sequence
 
 import numpy as np
@@ -64,12 +65,15 @@ _TOTALS = sorted(TOTAL_SHARES)
 _CUMULATIVE = np.cumsum([TOTAL_SHARES[t] for t in _TOTALS]) / sum(TOTAL_SHARES.values())
 
 
-def generate_context(rng: np.random.Generator) -> Context:
-    """One context: a total drawn with ``TOTAL_SHARES``, then uniform among valid contexts of that total."""
+def generate_context(rng: np.random.Generator | random.Random) -> Context:
+    """One context: a total drawn with ``TOTAL_SHARES``, then uniform among valid contexts of that total.
+
+    ``rng`` is a NumPy Generator or a ``random.Random`` (what the envs use: cheap to seed).
+    """
     u = rng.random()
     total = next((t for t, c in zip(_TOTALS, _CUMULATIVE) if u < c), _TOTALS[-1])
     group = _by_total()[total]
-    return group[int(rng.integers(len(group)))]
+    return group[int(rng.integers(len(group))) if hasattr(rng, "integers") else rng.randrange(len(group))]
 
 
 def load_contexts(path: str | os.PathLike, validate: bool = True) -> list[Context]:
@@ -117,8 +121,8 @@ def _difficulty(ctx: Context) -> dict[str, int]:
         "total_items": int(sum(ctx.counts)),
         "shared_types": sum(1 for x, y in zip(a, b) if x and y),
         "zero_values": sum(1 for x in (*a, *b) if x == 0),
-        "pareto_splits": len(rules.pareto_frontier(ctx)),
-        "max_joint_score": max(u + v for _, u, v in rules.split_values(ctx)),
+        # Joint value is additive over items: each item is worth most to the player valuing it more.
+        "max_joint_score": sum(n * max(x, y) for n, x, y in zip(ctx.counts, a, b)),
     }
 
 
@@ -149,6 +153,12 @@ def from_task(task: Task | dict) -> Context:
     if bad:
         raise TaskError(f"task {task.id!r}: invalid context: {'; '.join(bad)}")
     return ctx
+
+
+@functools.lru_cache(maxsize=8192)
+def cached_task(ctx: Context) -> Task:
+    """``to_task(ctx)``, shared between calls: for the envs' internal use only, never mutate it."""
+    return to_task(ctx)
 
 
 def task_set(n: int | None = None, seed: int = 0) -> list[Task]:

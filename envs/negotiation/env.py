@@ -26,14 +26,16 @@ ignored; ``info["active_agent"]`` names the mover), like PettingZoo's turn-based
 
 from __future__ import annotations
 
+import functools
 import os
+import random
 import re
 from typing import Any, Sequence
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from pettingzoo import AECEnv, ParallelEnv
-from pettingzoo.utils import wrappers
 
 from selfgym.errors import ConfigError
 from selfgym.envs.negotiation import contexts as ctxs
@@ -99,7 +101,7 @@ class _NegotiationBase:
         self.action_spaces = {a: text_space(self.max_text_length) for a in AGENTS}
         self.dialogue: Dialogue | None = None
         self.task: Task | None = None
-        self.np_random = np.random.default_rng()
+        self.rng = random.Random()
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[agent]
@@ -114,19 +116,23 @@ class _NegotiationBase:
 
     # ---------------------------------------------------------------- episode setup
     def _start(self, seed: int | None, options: dict[str, Any] | None) -> None:
-        if seed is not None or self.dialogue is None:
-            self.np_random = np.random.default_rng(seed)
+        # A Mersenne Twister (random.Random) seeds in about a microsecond, and its streams are
+        # the same on every platform and Python version.
+        if seed is not None:
+            self.rng.seed(int(seed))
+        elif self.dialogue is None:
+            self.rng.seed()
         options = options or {}
         if options.get("task") is not None:
             task = Task.coerce(options["task"])
             ctx = ctxs.from_task(task)
         else:
             if self.contexts is None:
-                ctx = ctxs.generate_context(self.np_random)
+                ctx = ctxs.generate_context(self.rng)
             else:
-                ctx = self.contexts[int(self.np_random.integers(len(self.contexts)))]
-            task = ctxs.to_task(ctx)  # cheap: difficulty and prompts are cached per context
-        starter = int(self.np_random.integers(2))
+                ctx = self.contexts[self.rng.randrange(len(self.contexts))]
+            task = ctxs.cached_task(ctx)
+        starter = self.rng.randrange(2)
         if options.get("starter") is not None:
             starter = int(options["starter"])
             if starter not in (0, 1):
@@ -134,7 +140,7 @@ class _NegotiationBase:
         objective = rules.canonical_objective(options.get("objective", self.objective))
         self.task = task
         self.dialogue = Dialogue(ctx, objective, starter, self.max_messages, self.max_invalid)
-        self._arrays = [(np.array(ctx.counts, np.int64), np.array(ctx.values[s], np.int64)) for s in (0, 1)]
+        self._arrays = _arrays(ctx)
 
     def _observation(self, seat: int) -> dict[str, Any]:
         d = self.dialogue
@@ -185,6 +191,12 @@ class _NegotiationBase:
         return text if self.render_mode == "ansi" else None
 
 
+@functools.lru_cache(maxsize=8192)
+def _arrays(ctx: Context) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per seat: counts and own values as arrays (observations get copies)."""
+    return tuple((np.array(ctx.counts, np.int64), np.array(ctx.values[s], np.int64)) for s in (0, 1))
+
+
 def _copy_space(space: spaces.Dict) -> spaces.Dict:
     import copy
 
@@ -220,9 +232,18 @@ class NegotiationAECEnv(_NegotiationBase, AECEnv):
         self.agent_selection = AGENTS[self.dialogue.current]
 
     def observe(self, agent: str) -> dict[str, Any]:
-        return self._observation(AGENTS.index(agent))
+        if self.dialogue is None:
+            raise ResetNeeded("call reset() before observe()")
+        return self._observation(0 if agent == "player_0" else AGENTS.index(agent))
+
+    def last(self, observe: bool = True):
+        if self.dialogue is None:
+            raise ResetNeeded("call reset() before last()")
+        return AECEnv.last(self, observe)
 
     def step(self, action: Any) -> None:
+        if self.dialogue is None:
+            raise ResetNeeded("call reset() before step()")
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -272,6 +293,8 @@ class NegotiationParallelEnv(_NegotiationBase, ParallelEnv):
         return infos
 
     def step(self, actions: dict[str, Any]):
+        if self.dialogue is None:
+            raise ResetNeeded("call reset() before step()")
         if not self.agents:
             return {}, {}, {}, {}, {}
         d = self.dialogue
@@ -297,18 +320,20 @@ class NegotiationParallelEnv(_NegotiationBase, ParallelEnv):
 
 
 def raw_env(**kwargs: Any) -> NegotiationAECEnv:
-    """The AEC env without PettingZoo's order-enforcing wrapper (fastest; used by the runner)."""
+    """The AEC env (the same as ``env``; the name PettingZoo's classic envs use)."""
     return NegotiationAECEnv(**kwargs)
 
 
-def env(**kwargs: Any) -> AECEnv:
-    """The AEC env, wrapped as PettingZoo's classic envs are (order enforcing).
+def env(**kwargs: Any) -> NegotiationAECEnv:
+    """The AEC env. It checks call order itself (``step``/``observe``/``last`` before ``reset``
+    raise ``gymnasium.error.ResetNeeded``), so it needs no order-enforcing wrapper and its
+    attributes are reached without one's indirection.
 
     Kwargs: ``objective`` (``semi_competitive`` | ``cooperative`` | ``competitive``),
     ``contexts`` (None: the generator; a path to an original-format file; or a list of
     Contexts/Tasks), ``max_messages`` (50), ``max_invalid`` (5), ``max_text_length``, ``render_mode``.
     """
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+    return NegotiationAECEnv(**kwargs)
 
 
 def parallel_env(**kwargs: Any) -> NegotiationParallelEnv:

@@ -153,7 +153,10 @@ def pareto_frontier(ctx: Context) -> frozenset[tuple[int, int, int]]:
 
 def is_pareto_optimal(ctx: Context, keep0: Sequence[int]) -> bool:
     """True when the split giving player 0 ``keep0`` cannot be improved for one without the other losing."""
-    return tuple(int(x) for x in keep0) in pareto_frontier(ctx)
+    a, b = ctx.values
+    u = score(a, keep0)
+    v = score(b, [n - k for n, k in zip(ctx.counts, keep0)])
+    return not any(u2 >= u and v2 >= v and (u2 > u or v2 > v) for _, u2, v2 in split_values(ctx))
 
 
 @dataclass(frozen=True)
