@@ -445,6 +445,7 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
 
 
 _OPEN_TOOL_CALL = re.compile(r"<tool_call>", re.I)
+_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')
 _BLOCK_LEAD = re.compile(r"\s*(?:```(?:json)?\s*)?")
 
 
@@ -471,9 +472,17 @@ def _tool_call_blocks(text: str, names: frozenset[str] | None) -> list[Action]:
     return out
 
 
-def _looks_like_call(obj: Any) -> bool:
-    return isinstance(obj, dict) and ("tool_calls" in obj or "function" in obj or
-                                      ("name" in obj and ("arguments" in obj or "parameters" in obj or len(obj) == 1)))
+def _looks_like_call(obj: Any, names: frozenset[str] | None) -> bool:
+    """A call object: has arguments, OpenAI keys, or is ``{"name": X}`` with X a tool or end name."""
+    if not isinstance(obj, dict):
+        return False
+    if "tool_calls" in obj or isinstance(obj.get("function"), dict):
+        return True
+    if "name" in obj and ("arguments" in obj or "parameters" in obj):
+        return True
+    name = obj.get("name")
+    return len(obj) == 1 and isinstance(name, str) and (
+        names is None or name in names or name.lower() in FINAL_NAMES + REPLY_NAMES)
 
 
 def _answer_value(arguments: Any) -> Any:
@@ -543,7 +552,8 @@ def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Ac
     names = frozenset(tool_names) if tool_names is not None else None
     # The earliest of: a <tool_call> block, a bare JSON call object, a final-answer/reply tag.
     tag = _OPEN_TOOL_CALL.search(text)
-    calls = [(start, obj) for start, _, obj in _json_objects(text) if _looks_like_call(obj)]
+    objects = _json_objects(text)
+    calls = [(start, obj) for start, _, obj in objects if _looks_like_call(obj, names)]
     ends = [(m.start(), make, m) for name, make in _END_TAGS
             if (m := re.search(_TAG.format(name), text, re.S | re.I))]
     first_end = min(ends, key=lambda e: e[0]) if ends else None
@@ -562,11 +572,14 @@ def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Ac
     m = _FINAL_LINE.search(text)
     if m:
         return [FinalAnswer(m.group(1).strip().strip("*").strip())]
-    # 5. Something that was meant as a call but is broken JSON.
+    # 5. Something that was meant as a call: a call key outside any valid JSON object, or a text
+    #    that is one JSON object without being a call.
     stripped = text.strip()
-    if re.search(r'[{,]\s*"(name|arguments|tool_calls|function)"\s*:', stripped) or stripped.startswith("{"):
+    unfenced = _FENCE.sub(lambda mm: mm.group(1), stripped).strip()
+    broken = any(not any(s <= m.start() < e for s, e, _ in objects) for m in _CALL_KEY.finditer(text))
+    if broken or unfenced.startswith("{"):
         try:
-            json.loads(_FENCE.sub(lambda mm: mm.group(1), stripped))
+            json.loads(unfenced)
         except json.JSONDecodeError as exc:
             return [ParseError(f"the call is not valid JSON ({exc.msg}); write one object like "
                                '{"name": "tool_name", "arguments": {"param": value}}')]

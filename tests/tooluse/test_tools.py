@@ -244,3 +244,9 @@ def test_replies_and_the_tool_name_priority():
 def test_malformed_calls_are_parse_errors_with_the_fix(text, message):
     a = parse_action(text)
     assert isinstance(a, ParseError) and message in a.message
+
+
+def test_json_in_a_reply_is_not_mistaken_for_a_call_when_the_tools_are_known():
+    text = 'Your profile is {"name": "Alice"} and your plan is {"function": "basic"}.'
+    assert parse_action(text, tool_names=["get_user"]) == Reply(text)
+    assert parse_action('{"name": "get_user"}', tool_names=["get_user"]) == ToolCall("get_user", {})
