@@ -47,6 +47,9 @@ The action syntax an agent may use (parsed generously; JSON may sit in prose or 
   {"content": "..."}}``, ``<reply>...</reply>``, or simply text with none of the forms above.
 
 A real tool whose name collides with ``final_answer``/``reply`` wins: ``parse`` knows the tools.
+With the tool names known, a JSON object without arguments whose "name" is no tool (say a user
+record quoted in a reply) is not read as a call. When a text holds several forms, the earliest
+decides (calls before a final answer tag are calls; a JSON call's string arguments may contain tags).
 """
 
 from __future__ import annotations
