@@ -43,10 +43,13 @@ def render_task(task: Task) -> str:
     return "\n\n".join(parts)
 
 
+def _tail(attempt: int, max_attempts: int) -> str:
+    return f"You have {max_attempts - attempt} attempt(s) left. Answer again with the complete corrected code."
+
+
 def feedback_text(verdict: Verdict, detail: str, attempt: int, max_attempts: int, chars: int) -> str:
     """What the agent reads after an attempt that did not end the episode."""
-    left = max_attempts - attempt
-    tail = f"You have {left} attempt(s) left. Answer again with the complete corrected code."
+    tail = _tail(attempt, max_attempts)
     if detail == "none":
         return f"Review your previous answer for mistakes. {tail}"
     failed = [c for c in verdict.checks if not c.passed]
@@ -70,7 +73,7 @@ class CodeTaskEnv(TextEnv):
     Args:
         source: "bundled" (default), "humaneval", a path to a CaT .jsonl file, a TaskPool (drawn
             live: the self-challenging loop) or a list of Tasks / CaT records.
-        level: only draw tasks whose difficulty level is this (None: any).
+        level: only draw tasks whose difficulty level is this (None: any; not with a TaskPool).
         max_attempts: answers allowed per episode (1: single turn; more: self-correction).
         feedback: after a failed attempt, "none" (a generic prompt to review), "summary" (how
             many and which checks failed) or "full" (also each failure's message).
@@ -99,7 +102,9 @@ class CodeTaskEnv(TextEnv):
         if reward_mode == "score" and max_attempts < 2:
             raise ConfigError("reward_mode='score' rewards a second attempt: set max_attempts >= 2")
         self.source = resolve_source(source)
-        if level is not None and not isinstance(self.source, TaskPool):
+        if level is not None and isinstance(self.source, TaskPool):
+            raise ConfigError("level filters a fixed task list; a TaskPool is drawn live and cannot be filtered")
+        if level is not None:
             self.source = [t for t in self.source if t.difficulty.get("level") == level]
             if not self.source:
                 raise ConfigError(f"no task in the source has difficulty level {level!r}")
@@ -178,8 +183,7 @@ class CodeTaskEnv(TextEnv):
                     text += f" ({problem})"
             return Outcome(text, reward=reward, terminated=True, verdict=verdict, action_error=error, info=info)
         if problem and self.feedback != "none":
-            text = f"Your answer could not be run: {problem}.\n" + feedback_text(
-                verdict, "none", self.attempt, self.max_attempts, self.feedback_chars).split(". ", 1)[1]
+            text = f"Your answer could not be run: {problem}.\n{_tail(self.attempt, self.max_attempts)}"
         else:
             text = feedback_text(verdict, self.feedback, self.attempt, self.max_attempts, self.feedback_chars)
         return Outcome(text, reward=0.0, verdict=verdict, action_error=error, info=info)

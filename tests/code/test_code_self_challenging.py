@@ -92,3 +92,23 @@ def test_configuration_errors():
         SelfChallengingAgent(challenger=lambda o, i: "")
     with pytest.raises(ConfigError, match="Agent or a callable"):
         SelfChallengingAgent(challenger="nope", executor="nope")
+
+
+@pytest.mark.model
+def test_the_default_model_plugs_in_as_the_policy(sandbox, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from selfgym.agents.llm import LLMAgent
+    from selfgym.llm import make_backend
+    from selfgym.llm.base import SamplingParams
+
+    policy = LLMAgent(make_backend("default"), SamplingParams(max_tokens=48, temperature=0.7, seed=0))
+    agent = SelfChallengingAgent(policy, solve_attempts=1, n_envs=1, challenge_kwargs={"sandbox": sandbox},
+                                 solve_kwargs={"sandbox": sandbox})
+    stats = agent.run(rounds=1, proposals_per_round=1)
+    assert stats.proposed == 1 and stats.valid <= 1 and stats.infra_errors == 0
+    (record,) = [r for r in agent.records if r.role == "challenger"]
+    step = record.trajectory["steps"][0]
+    assert step["token_ids"] and len(step["token_ids"]) == len(step["logprobs"])
+    assert step["action"] == step["info"]["completion"].strip()
+    # one solve attempt gives p in {0, 1}, so 4p(1-p) = 0 whether or not the proposal was valid
+    assert record.reward == 0.0
