@@ -84,12 +84,20 @@ class ValidationReport:
 
 
 def limits_for(task: Task, sandbox=None, limits=None):
-    """The limits a task's verification runs under (its ``timeout_s`` or ``DEFAULT_TIMEOUT_S``)."""
+    """The limits a task's verification runs under.
+
+    The task's own ``timeout_s`` wins; else explicit ``limits`` as given; else the sandbox's
+    limits with the timeout capped at ``DEFAULT_TIMEOUT_S``.
+    """
     from selfgym.verifiers import Limits
 
-    base = limits or (sandbox.limits if sandbox is not None else Limits())
-    timeout = float(task.payload.get("timeout_s") or min(base.timeout_s, DEFAULT_TIMEOUT_S))
-    return base.replace(timeout_s=timeout)
+    if task.payload.get("timeout_s"):
+        base = limits or (sandbox.limits if sandbox is not None else Limits())
+        return base.replace(timeout_s=float(task.payload["timeout_s"]))
+    if limits is not None:
+        return limits
+    base = sandbox.limits if sandbox is not None else Limits()
+    return base.replace(timeout_s=min(base.timeout_s, DEFAULT_TIMEOUT_S))
 
 
 def verify(task: Task, code: str, *, sandbox=None, limits=None) -> Verdict:

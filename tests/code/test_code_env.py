@@ -177,3 +177,16 @@ def test_verdict_info_is_json(sandbox):
     env.reset(seed=0)
     info = env.step(env.cheat())[4]
     json.dumps({k: v for k, v in info.items()})
+
+
+def test_explicit_limits_and_task_timeouts_apply(sandbox):
+    from selfgym.envs.code.validate import limits_for
+    from selfgym.verifiers import Limits
+
+    task = _task("code/digit-sum")
+    assert limits_for(task, sandbox, Limits(timeout_s=30.0)).timeout_s == 30.0
+    assert limits_for(task, sandbox).timeout_s <= 5.0
+    slow = CodeTaskEnv(limits=Limits(timeout_s=1.0), sandbox=sandbox)
+    slow.reset(options={"task": task})
+    _, reward, _, _, info = slow.step(_fence("def digit_sum(n):\n    while True:\n        pass\n"))
+    assert reward == 0.0 and "time limit" in info["verdict"]["checks"][0]["message"]
