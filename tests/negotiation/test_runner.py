@@ -3,7 +3,6 @@ dataset (JSON lines and a Hugging Face dataset), pool mode and the CLI."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from selfgym.agent import Agent
 from selfgym.cli import main
 from selfgym.envs.negotiation import prompts
+from selfgym.envs.negotiation.cli import backend_spec, llm_agent
 from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner, RandomPartner, StubbornPartner
 from selfgym.envs.negotiation.runner import filter_for_bc, run_round, to_hf_dataset
 from selfgym.llm import Completion
@@ -143,7 +143,22 @@ def test_cli_runs_a_round_with_scripted_policies(tmp_path, capsys):
     assert all(g["metrics"]["objective"] == "cooperative" for g in games)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("selfgym.agents.llm") is not None, reason="the LLM agent is installed")
-def test_cli_model_policy_without_the_llm_agent_is_a_clear_error(capsys):
-    assert main(["selfplay", "negotiation", "--games", "1"]) == 2
-    assert "selfgym.agents.llm is needed" in capsys.readouterr().err
+def test_cli_model_specs_map_to_backends():
+    assert backend_spec("default") == "default"
+    assert backend_spec("openai:http://127.0.0.1:8000#m") == "openai:http://127.0.0.1:8000#m"
+    assert backend_spec("runs/ckpt1") == "transformers:runs/ckpt1"
+    assert backend_spec("/models/x.gguf") == "llamacpp:/models/x.gguf"
+
+
+@pytest.mark.model
+def test_default_model_self_play_records_token_ids(tmp_path):
+    from selfgym.llm import SamplingParams
+
+    agent = llm_agent("default", SamplingParams(temperature=1.0, max_tokens=48, seed=0))
+    result = run_round(agent, games=2, seed=0, max_messages=4, out_dir=tmp_path, hf_dataset=False)
+    steps = [s for r in result.records for ep in r.episodes for s in ep.steps]
+    assert steps and all(s.token_ids and s.prompt_token_ids for s in steps)
+    assert all(len(s.logprobs) == len(s.token_ids) for s in steps if s.logprobs)
+    assert {r.metrics["outcome"] for r in result.records} <= {"deal", "no_deal", "aborted", "cap"}
+    episodes = load_jsonl(tmp_path / "trajectories_player_0.jsonl", Episode)
+    assert episodes[0].steps[0].token_ids == result.records[0].episodes[0].steps[0].token_ids
