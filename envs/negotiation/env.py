@@ -181,6 +181,13 @@ class _NegotiationBase:
         m = metrics.game_metrics(self.dialogue) if self.dialogue.done else None
         return self._info(0, m), self._info(1, m)
 
+    def cheat(self, agent: str | None = None) -> str:
+        """An oracle output for ``agent`` (default: the player to move): the fair partner's move."""
+        from selfgym.envs.negotiation.partners import FairPartner
+
+        seat = self.dialogue.current if agent is None else AGENTS.index(agent)
+        return FairPartner().act(self._observation(seat), self._info(seat))
+
     def _render(self) -> str | None:
         if self.dialogue is None:
             return None if self.render_mode == "human" else ""

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 import pytest
-from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
 from pettingzoo.utils.conversions import aec_to_parallel, parallel_to_aec, turn_based_aec_to_parallel
 
 from selfgym.envs.negotiation import contexts as C
@@ -146,6 +146,21 @@ def test_pettingzoo_tests_through_the_conversions():
     parallel_api_test(turn_based_aec_to_parallel(env()), num_cycles=100)
     seed_test(lambda **kw: parallel_to_aec(parallel_env(**kw)), num_cycles=10)
     parallel_seed_test(lambda **kw: turn_based_aec_to_parallel(env(**kw)), num_cycles=10)
+    render_test(lambda **kw: parallel_to_aec(parallel_env(**kw)))
+
+
+@pytest.mark.parametrize("make", [env, parallel_env])
+def test_cheat_is_a_valid_move_for_every_task(make):
+    e = make()
+    for task in C.task_set(10, seed=4):
+        e.reset(seed=0, options={"task": task})
+        while not e.dialogue.done:
+            move = e.cheat()
+            if make is env:
+                e.step(move)
+            else:
+                e.step({"player_0": move, "player_1": move})
+            assert e.dialogue.last_error == [None, None]
 
 
 def test_the_cycle_conversion_is_refused_for_a_turn_based_game():
