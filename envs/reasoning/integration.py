@@ -91,7 +91,7 @@ def generate(rng: np.random.Generator, level: int = 1) -> Task:
         family = families[int(rng.integers(len(families)))]
         term = _term(rng, family)
         combined = antiderivative + term
-        if len(sp.Add.make_args(combined)) > len(sp.Add.make_args(antiderivative)):  # a new, distinct term
+        if combined != 0 and len(sp.Add.make_args(combined)) == len(chosen) + 1:  # a new, distinct term
             chosen.append(family)
             antiderivative = combined
     integrand = sp.diff(antiderivative, x)
@@ -147,8 +147,24 @@ def _bits(expr) -> float:
         base, exponent = expr.args
         if exponent.is_Rational:
             return args[0] * max(1.0, abs(float(exponent.p))) + args[1]
+        if not exponent.free_symbols:  # a constant exponent as large as 2 ** bits
+            return args[0] * 2.0 ** min(args[1], 1000.0) + args[1]
         return sum(args)
     return sum(args) + 1.0
+
+
+_GLOBALS: dict | None = None
+
+
+def _parser_globals() -> dict:
+    """sympy's namespace for the parser's generated code, without Python builtins."""
+    global _GLOBALS
+    if _GLOBALS is None:
+        namespace: dict = {}
+        exec("from sympy import *", namespace)  # noqa: S102 - a fixed import, no user text
+        namespace["__builtins__"] = {}
+        _GLOBALS = namespace
+    return dict(_GLOBALS)
 
 
 def parse(answer: str):
@@ -174,8 +190,7 @@ def parse(answer: str):
     local.update({f: getattr(sp, f) for f in FUNCTIONS if f not in local})
     transformations = standard_transformations + (implicit_multiplication_application,)
     try:
-        raw = parse_expr(answer, local_dict=local, global_dict={"__builtins__": {}, "Integer": sp.Integer,
-                         "Float": sp.Float, "Rational": sp.Rational, "Symbol": sp.Symbol, "Function": sp.Function},
+        raw = parse_expr(answer, local_dict=local, global_dict=_parser_globals(),
                          transformations=transformations, evaluate=False)
     except Exception as exc:  # the parser raises many types on malformed text
         return None, f"could not parse the answer: {type(exc).__name__}"

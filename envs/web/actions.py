@@ -80,15 +80,19 @@ def _parse_call(text: str) -> WebAction:
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in ACTIONS:
         raise ActionError("not an action call")
     spec = ACTIONS[call.func.id]
-    if call.keywords:
-        values = {}
-        for kw in call.keywords:
-            if kw.arg not in spec.params:
-                raise ActionError(f"{spec.name}() has no parameter {kw.arg!r}; it takes {list(spec.params)}")
-            values[kw.arg] = _literal(kw.value)
-        values.update({p: _literal(a) for p, a in zip(spec.params, call.args)})
+    keywords = {}
+    for kw in call.keywords:
+        if kw.arg not in spec.params:
+            raise ActionError(f"{spec.name}() has no parameter {kw.arg!r}; it takes {list(spec.params)}")
+        keywords[kw.arg] = _literal(kw.value)
+    return _from_values(spec, [_literal(a) for a in call.args], keywords)
+
+
+def _from_values(spec: ActionSpec, args: list[str], keywords: dict[str, str]) -> WebAction:
+    if keywords:
+        values = dict(keywords)
+        values.update(dict(zip(spec.params, args)))
     else:
-        args = [_literal(a) for a in call.args]
         params = spec.params
         if spec.optional_first and len(args) == len(params) - 1:
             params = params[1:]
@@ -111,10 +115,19 @@ def _parse_call(text: str) -> WebAction:
     return WebAction(spec.name, values)
 
 
+_ARG = r"""(?:'[^'\\\n]*'|"[^"\\\n]*"|\d+)"""
+_SIMPLE = re.compile(r"^\s*(\w+)\(\s*(" + _ARG + r"(?:\s*,\s*" + _ARG + r")*)?\s*\)\s*$")
+_SIMPLE_ARG = re.compile(_ARG)
+
+
 def parse_action(text: str) -> WebAction:
     """The last well-formed action call in ``text``; ActionError when there is none."""
     if not isinstance(text, str):
         raise ActionError(f"an action must be a string, got {type(text).__name__}")
+    simple = _SIMPLE.match(text)
+    if simple and simple.group(1) in ACTIONS:  # the common case, without the Python parser
+        args = [a[1:-1] if a[0] in "'\"" else a for a in _SIMPLE_ARG.findall(simple.group(2) or "")]
+        return _from_values(ACTIONS[simple.group(1)], args, {})
     clean = _FENCE.sub("", text)
     starts = [m.start() for m in _CALL_START.finditer(clean)]
     if not starts:

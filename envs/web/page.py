@@ -31,7 +31,7 @@ class PageActionError(Exception):
     """An action that does not apply to the page as it is (becomes an error observation)."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Element:
     """One element of a simulated page (see the module docstring)."""
 
@@ -87,11 +87,13 @@ class Page:
         self.on_tick: Handler | None = None
         self.on_message: Handler | None = None
         self.state: dict[str, Any] = {}
+        self._by_id: dict[int, Element] = {}
         self.root = self._new("RootWebArea", title)
 
     # ------------------------------------------------------------------ building
     def _new(self, role: str, name: str, **kw: Any) -> Element:
         el = Element(self._next_id, role, name, **kw)
+        self._by_id[el.id] = el
         self._next_id += 1
         return el
 
@@ -122,11 +124,18 @@ class Page:
         return self.root.walk()
 
     def get(self, ident: str | int) -> Element | None:
+        """The element with this id if it is still in the tree."""
         try:
-            want = int(ident)
+            el = self._by_id.get(int(ident))
         except (TypeError, ValueError):
             return None
-        return next((e for e in self.elements() if e.id == want), None)
+        node = el
+        while node is not None and node is not self.root:
+            parent = node.parent
+            if parent is None or not any(c is node for c in parent.children):
+                return None  # removed from the tree (its container was cleared)
+            node = parent
+        return el
 
     def find(self, role: str | None = None, name: str | None = None, visible: bool = True, **data: Any) -> Element | None:
         """The first element matching ``role``, exact ``name`` and ``data`` items."""
@@ -167,6 +176,8 @@ class Page:
         return max(0, len(self._lines()) - self.viewport)
 
     def in_view(self, el: Element) -> bool:
+        if self.scroll == 0 and len(self._by_id) <= self.viewport:
+            return True  # everything ever created fits in the view
         lines = self._lines()
         for i, (e, _) in enumerate(lines):
             if e is el:

@@ -19,6 +19,7 @@ from selfgym.envs.web.actions import ACTIONS, ActionError, action_help, parse_ac
     ("send_msg_to_user('Which date?')", "send_msg_to_user", {"text": "Which date?"}),
     ("click('1') then actually click('2')", "click", {"id": "2"}),
     ("fill(id='5', text='x')", "fill", {"id": "5", "text": "x"}),
+    ("fill('2', \"it's\")", "fill", {"id": "2", "text": "it's"}),
 ])
 def test_parse_accepts_browsergym_style_calls(text, name, args):
     action = parse_action(text)
