@@ -1,0 +1,14 @@
+"""One llama.cpp server per test session (the process-wide shared server)."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def backend():
+    from selfgym.llm import make_backend
+
+    return make_backend("default")
