@@ -254,6 +254,9 @@ class Sandbox:
                 self.pool.discard(w)
                 errors.append(res["infra_error"])
                 continue
+            why = res.pop("recycle_why", "")
+            if why:
+                log.debug("replacing %s: the job %s", w.name, why)
             self.pool.release(w, recycle=res.pop("recycle", False))
             return Result(backend=self.name, **res)
         raise SandboxError(f"{self.name} sandbox failed {self.retries + 1} times: {'; '.join(errors[-3:])}")

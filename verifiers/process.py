@@ -3,9 +3,9 @@
 Weaker than docker, and it says so once in the log. What it does: rlimits per job (address
 space, CPU, file size, open files, processes), a fresh scratch directory per job, a clean
 environment, the wall-clock timeout and output cap, and killing whatever a job leaves running.
-When selfgym runs as root it also gives each job an empty network namespace and a private mount
-namespace (fresh size-capped tmpfs on the work directory, /tmp, /var/tmp and /dev/shm, gone
-with the job) and drops it to ``nobody`` (uid 65534), so a job cannot reach the network, fill
+When selfgym runs as root each runner also makes, once at start, an empty network namespace and
+a private mount namespace (fresh size-capped tmpfs on the work directory, /tmp, /var/tmp and
+/dev/shm, emptied after every job), and every job is dropped to ``nobody`` (uid 65534), so a job cannot reach the network, fill
 the disk, leave files behind or signal its runner. What it does not do: hide the host's
 world-readable files, limit memory and CPU for the job's processes together (rlimits are per
 process), or keep concurrent jobs (all ``nobody``) from signalling each other; when not root,
@@ -32,11 +32,12 @@ _warned = threading.Event()
 
 
 class ProcessWorker(Worker):
-    def __init__(self, name: str, python: str):
+    def __init__(self, name: str, python: str, tmpfs_mb: int = 64):
         super().__init__(name)
         self.dir = tempfile.mkdtemp(prefix="selfgym-sandbox-")
         os.chmod(self.dir, 0o711)  # jobs run as nobody and must reach their work dir
         user = ["--user", str(NOBODY)] if os.geteuid() == 0 else []
+        user += ["--tmpfs-mb", str(tmpfs_mb)] if user else []
         self.proc = subprocess.Popen([python, "-I", "-S", RUNNER, "--workdir", os.path.join(self.dir, "w"), *user],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True, close_fds=True)
@@ -108,4 +109,4 @@ class ProcessSandbox(Sandbox):
 
     def _start_worker(self) -> Worker:
         self._n += 1
-        return ProcessWorker(f"process-runner-{self._n}", self.python)
+        return ProcessWorker(f"process-runner-{self._n}", self.python, self.limits.tmpfs_mb)

@@ -12,8 +12,9 @@ Job: ``{"files": {path: str | {"b64": str}}, "command": [...], "stdin": b64 | nu
 the job left processes or files behind, or it hurt the runner).
 
 How a job runs: at start the runner forks a *zygote* that has imported the common modules and
-has never seen any job data. Per job the zygote forks a fresh child, hands the runner the
-child's job socket and output pipes, and reports the child's exit status and CPU time. The child
+has never seen any job data. The zygote keeps one fresh child forked ahead (so the fork is off
+the job's critical path), hands the runner that child's job socket and output pipes when a job
+comes, and reports the child's exit status and CPU time. The child
 reads its job, makes a session of its own, writes the files into an empty work directory, sets
 its rlimits and runs the command: ``python3 script.py ...`` runs in the child itself (no
 interpreter start-up, which is what makes a job cost about a millisecond), anything else is
@@ -123,10 +124,9 @@ class Zygote:
 
 
 def _zygote_loop(ctl: socket.socket, user: int | None) -> None:
+    """Keep one child forked ahead, hand it over on request, report how it ended; repeat."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
-        if not ctl.recv(1):
-            return
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -140,6 +140,9 @@ def _zygote_loop(ctl: socket.socket, user: int | None) -> None:
         theirs.close()
         os.close(out_w)
         os.close(err_w)
+        if not ctl.recv(1):  # the runner is gone: so is the waiting child
+            os.kill(pid, signal.SIGKILL)
+            return
         socket.send_fds(ctl, [str(pid).encode()], [ours.fileno(), out_r, err_r])
         ours.close()
         os.close(out_r)
@@ -170,8 +173,7 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
         os.close(out_w)
         os.close(err_w)
         lim = job["limits"]
-        if user is not None:  # local worker started as root: private network and disk, then drop to `user`
-            _private_namespaces(job["workdir"], lim)
+        if user is not None:  # local runner started as root: drop to `user`
             os.setgroups([])
             os.setgid(user)
             os.setuid(user)
@@ -221,20 +223,19 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
             os._exit(127)
 
 
-def _private_namespaces(workdir: str, lim: dict) -> None:
-    """Local runner as root: an empty network namespace, and a mount namespace in which /tmp,
-    /var/tmp, /dev/shm and the work directory are fresh size-capped tmpfs (gone with the job)."""
+def _private_namespaces(workdir: str, tmpfs_mb: int) -> None:
+    """Local runner as root, once at start: an empty network namespace, and a mount namespace in
+    which the work directory, /tmp, /var/tmp and /dev/shm are fresh size-capped tmpfs."""
     if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
     if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "cannot make mounts private")
     small = b"size=8m,mode=1777"
     for path, opts in ((b"/tmp", small), (b"/var/tmp", small), (b"/dev/shm", small),
-                       (workdir.encode(), f"size={int(lim['tmpfs_mb'])}m,mode=1777".encode())):
-        if os.path.isdir(path) or path == workdir.encode():
-            os.makedirs(path, exist_ok=True)
-            if _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
-                raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path.decode()}")
+                       (workdir.encode(), f"size={tmpfs_mb}m,mode=1777".encode())):
+        os.makedirs(path, exist_ok=True)
+        if _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
+            raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path.decode()}")
 
 
 def _run_python_here(argv: list[str], env: dict, jobdir: str) -> None:
@@ -286,7 +287,8 @@ class Runner:
         self.workdir = workdir
         self.user = user
         self.zygote = Zygote(user)
-        self.cleanup_dirs = [workdir] + (["/dev/shm"] if os.getpid() == 1 else [])
+        private = os.getpid() == 1 or user is not None  # these places are ours alone
+        self.cleanup_dirs = [workdir] + (["/dev/shm", "/tmp", "/var/tmp"] if private else [])
 
     def run(self, job: dict) -> dict:
         lim = job["limits"]
@@ -352,13 +354,17 @@ class Runner:
         sel.close()
         os.close(out_r)
         os.close(err_r)
+        why = []
         try:
             if self._kill_strays():
-                recycle = True
+                why.append("left processes")
             if not self._clean_files():
-                recycle = True
-        except Exception:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
-            recycle = True
+                why.append("left files that could not be removed")
+        except Exception as exc:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
+            why.append(f"cleanup failed: {exc!r}")
+        if self.zygote.pid <= 0:
+            why.append("the zygote is gone")
+        recycle = recycle or bool(why)
         st = status["status"]
         if os.WIFSIGNALED(st):
             code = -os.WTERMSIG(st)
@@ -381,13 +387,16 @@ class Runner:
             truncated = True
         return {"exit_code": code, "stdout": bytes(out[:cap]).decode("utf-8", "replace"),
                 "stderr": bytes(err[:cap]).decode("utf-8", "replace"), "wall_s": wall,
-                "cpu_s": status["cpu_s"], "outcome": reason, "truncated": truncated, "recycle": recycle}
+                "cpu_s": status["cpu_s"], "outcome": reason, "truncated": truncated, "recycle": recycle,
+                "recycle_why": "; ".join(why)}
 
     def _kill_strays(self) -> bool:
         """Kill every process the job left; True when there were any."""
         found = False
         for _ in range(200):
-            strays = [p for p in _descendants(os.getpid()) if p != self.zygote.pid]
+            below = _descendants(os.getpid())  # first: a child the zygote forks after this is not in it
+            keep = {self.zygote.pid, *_descendants(self.zygote.pid)} if self.zygote.pid > 0 else set()
+            strays = [p for p in below if p not in keep]
             if not strays:
                 break
             found = True
@@ -421,6 +430,8 @@ class Runner:
                 continue
             for name in names:
                 path = os.path.join(d, name)
+                if self.workdir.startswith(path + "/"):
+                    continue  # the way down to the work directory itself
                 try:
                     if os.path.isdir(path) and not os.path.islink(path):
                         shutil.rmtree(path, onerror=_force_remove)
@@ -490,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--user", type=int, default=None, help="drop each job to this uid (local runner as root)")
+    ap.add_argument("--tmpfs-mb", type=int, default=64, help="size of the work directory's tmpfs (with --user)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if os.getpid() != 1:
@@ -500,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.workdir, exist_ok=True)
     if args.user is not None:
         os.chmod(args.workdir, 0o1777)
+        _private_namespaces(args.workdir, args.tmpfs_mb)
     runner = Runner(args.workdir, args.user)
     write_frame(1, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
     while True:

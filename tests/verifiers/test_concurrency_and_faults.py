@@ -109,7 +109,10 @@ def test_pool_heals_after_its_containers_are_removed(docker_sandbox):
     try:
         sb.run({"w.py": "print(1)"}, ["python3", "w.py"])
         for c in sb.api.containers(all=True, filters={"label": f"{LABEL}={sb.owner}"}):
-            sb.api.remove_container(c["Id"], force=True)
+            try:
+                sb.api.remove_container(c["Id"], force=True)
+            except Exception:  # noqa: BLE001 - one on its way out already
+                pass
         for i in range(4):
             res = sb.run({"w.py": f"print({i})"}, ["python3", "w.py"])
             assert res.ok and res.stdout == f"{i}\n"

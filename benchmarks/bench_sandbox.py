@@ -1,0 +1,146 @@
+"""Sandbox latency and throughput: warm docker pool vs cold `docker run` per job vs bare subprocess.
+
+Every variant does the same work: verify a trivial right solution against 3 assertion checks
+with the project's harness (the same files, the same command). Measured in one run:
+
+- ``docker pool``: ``run_tests`` on a warm DockerSandbox (the default backend);
+- ``process pool``: ``run_tests`` on the process backend;
+- ``docker run``: a fresh container per job (create, start, wait, logs, remove) with the same
+  security options, files bind-mounted read-only: what a naive sandbox costs;
+- ``bare subprocess``: ``python3 harness.py`` on the host with no isolation at all: the floor.
+
+Latency is sequential (p50, p95 in ms); throughput is verdicts per second with ``--threads``
+callers. Prints a Markdown table for docs/BENCHMARKS.md.
+
+    python benchmarks/bench_sandbox.py            # about two minutes on a 2-core VM
+    python benchmarks/bench_sandbox.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from selfgym.verifiers import get_sandbox
+from selfgym.verifiers.checker import _harness, run_tests
+
+SOLUTION = "def add(a, b):\n    return a + b\n"
+TESTS = ("def test_ints(candidate):\n    assert candidate(1, 2) == 3\n\n"
+         "def test_zero(candidate):\n    assert candidate(-1, 1) == 0\n\n"
+         "def test_strings(candidate):\n    assert candidate('a', 'b') == 'ab'\n")
+SPEC = {"mode": "tests", "names": ["test_ints", "test_zero", "test_strings"], "entry_point": "add", "timeout_s": 10.0}
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def measure(one, n_lat: int, n_tput: int, threads: int) -> dict:
+    one()  # warm-up
+    lat = []
+    for _ in range(n_lat):
+        t = time.perf_counter()
+        assert one(), "verification failed"
+        lat.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        ok = list(ex.map(lambda _: one(), range(n_tput)))
+    wall = time.perf_counter() - t
+    assert all(ok)
+    return {"p50_ms": statistics.median(lat) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "per_s": n_tput / wall,
+            "n_lat": n_lat, "n_tput": n_tput}
+
+
+def write_job(d: str) -> None:
+    for name, text in (("harness.py", _harness()), ("solution.py", SOLUTION), ("tests.py", TESTS), ("job.json", json.dumps(SPEC))):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+
+
+def parse_ok(stdout: str) -> bool:
+    line = [x for x in stdout.splitlines() if x.startswith('{"selfgym_harness"')][-1]
+    return all(c["passed"] for c in json.loads(line)["checks"])
+
+
+def bare_subprocess(jobdir: str):
+    def one() -> bool:
+        out = subprocess.run([sys.executable, "harness.py"], cwd=jobdir, capture_output=True, text=True).stdout
+        return parse_ok(out)
+    return one
+
+
+def docker_run_per_job(jobdir: str):
+    from selfgym.verifiers.docker_backend import client
+    from selfgym.verifiers.image import IMAGE
+
+    api = client().api
+    os.chmod(jobdir, 0o755)
+    for f in os.listdir(jobdir):
+        os.chmod(os.path.join(jobdir, f), 0o644)
+
+    def one() -> bool:
+        hc = api.create_host_config(network_mode="none", read_only=True, tmpfs={"/work": "size=64m"}, mem_limit="320m",
+                                    memswap_limit="320m", nano_cpus=10**9, pids_limit=72, cap_drop=["ALL"],
+                                    security_opt=["no-new-privileges"], binds={jobdir: {"bind": "/job", "mode": "ro"}})
+        cid = api.create_container(IMAGE, command=["python3", "harness.py"], user="1000:1000", working_dir="/job",
+                                   host_config=hc, network_disabled=True)["Id"]
+        try:
+            api.start(cid)
+            api.wait(cid, timeout=60)
+            return parse_ok(api.logs(cid, stdout=True, stderr=False).decode())
+        finally:
+            api.remove_container(cid, force=True)
+    return one
+
+
+def pool(backend: str, pool_size: int):
+    sb = get_sandbox(backend, pool_size=pool_size)
+    sb.warm()
+    time.sleep(3)
+
+    def one() -> bool:
+        return run_tests(SOLUTION, TESTS, entry_point="add", sandbox=sb).passed
+    return one, sb
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer jobs (a smoke run)")
+    ap.add_argument("--threads", type=int, default=4, help="callers for the throughput part")
+    ap.add_argument("--pool-size", type=int, default=2)
+    args = ap.parse_args()
+    n_lat, n_tput, n_cold = (20, 40, 3) if args.quick else (200, 600, 15)
+    rows = {}
+    with tempfile.TemporaryDirectory() as jobdir:
+        write_job(jobdir)
+        one, sb = pool("docker", args.pool_size)
+        rows["docker pool (warm)"] = measure(one, n_lat, n_tput, args.threads)
+        sb.close()
+        one, sb = pool("process", args.pool_size)
+        rows["process pool (warm)"] = measure(one, n_lat, n_tput, args.threads)
+        sb.close()
+        rows["docker run per job (cold)"] = measure(docker_run_per_job(jobdir), n_cold, n_cold * 2, 2)
+        rows["bare subprocess (no isolation)"] = measure(bare_subprocess(jobdir), n_lat // 2, n_tput // 2, args.threads)
+    load = os.getloadavg()
+    print(f"\nMachine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average during the run {load[0]:.1f} / {load[1]:.1f}, {datetime.date.today()}")
+    base = rows["docker pool (warm)"]
+    print("\n| variant | p50 ms | p95 ms | verdicts/s | p50 vs warm pool |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['per_s']:.1f} | {r['p50_ms'] / base['p50_ms']:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
