@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
 
 _FENCE = re.compile(
@@ -19,6 +20,23 @@ _FENCE = re.compile(
 )
 _PY_LANGS = {"", "python", "python3", "py", "py3", "python3.12", "python3.11"}
 _CODE_START = re.compile(r"^(?:def |async def |class |import |from |@|[A-Za-z_][\w]*\s*=)", re.MULTILINE)
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_code(code: str) -> ast.Module:
+    """``ast.parse`` made safe to call from many threads.
+
+    CPython 3.11 keeps the AST converter's recursion counter per process, so two threads
+    parsing at once can fail with ``SystemError: AST constructor recursion depth mismatch``.
+    Parses here take a lock, and a SystemError (never a property of the code) is retried once.
+    """
+    with _PARSE_LOCK:
+        try:
+            return ast.parse(code)
+        except SystemError:
+            return ast.parse(code)
 
 
 @dataclass
@@ -67,7 +85,7 @@ def _defines(code: str, entry_point: str | None) -> bool:
     if not entry_point:
         return False
     try:
-        return entry_point in defined_names(ast.parse(code))
+        return entry_point in defined_names(parse_code(code))
     except (SyntaxError, ValueError):
         return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE) is not None
 
@@ -96,7 +114,7 @@ def extract_code(text: str, entry_point: str | None = None) -> Extraction:
     if not stripped:
         return Extraction("", "none", note)
     try:
-        ast.parse(stripped)
+        parse_code(stripped)
         if _CODE_START.search(stripped):
             return Extraction(stripped + "\n", "raw", note)
     except (SyntaxError, ValueError):
@@ -116,7 +134,7 @@ def precheck(code: str, entry_point: str) -> str | None:
     if not code.strip():
         return "no code found in the answer; put the solution in a ```python code block"
     try:
-        tree = ast.parse(code)
+        tree = parse_code(code)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         line = (exc.text or "").rstrip()

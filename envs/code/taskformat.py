@@ -32,7 +32,7 @@ from typing import Any
 from selfgym.errors import TaskError
 from selfgym.types import Task, iter_jsonl
 
-from selfgym.envs.code.extract import defined_names
+from selfgym.envs.code.extract import defined_names, parse_code
 
 FAMILY = "code"
 MIN_FAILURE_CASES = 3
@@ -48,7 +48,7 @@ def check_names(verification: str, style: str = "tests") -> list[str]:
     ``tests`` style: every top-level ``test_*`` function (and ``check`` if present);
     ``humaneval`` style: ``check``. Raises SyntaxError when the code does not parse.
     """
-    tree = ast.parse(verification)
+    tree = parse_code(verification)
     names = list(dict.fromkeys(n.name for n in tree.body if isinstance(n, ast.FunctionDef)))
     if style == "humaneval":
         return [n for n in names if n == "check"]
@@ -148,7 +148,7 @@ def fingerprint(task: Task) -> str:
 
 def _normalise_code(code: str) -> str:
     try:
-        return ast.dump(ast.parse(code))
+        return ast.dump(parse_code(code))
     except (SyntaxError, ValueError):
         return " ".join(code.split())
 
@@ -218,7 +218,7 @@ def structural_problems(task: Task, min_failure_cases: int = MIN_FAILURE_CASES) 
         return problems
     try:
         names = check_names(p["verification"], style)
-        tree = ast.parse(p["verification"])
+        tree = parse_code(p["verification"])
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name in names:
                 if len(node.args.args) != 1:
@@ -235,7 +235,7 @@ def structural_problems(task: Task, min_failure_cases: int = MIN_FAILURE_CASES) 
             problems.append(f"{label} must be a string of code, got {type(code).__name__}")
             continue
         try:
-            tree = ast.parse(candidate_program(task, code))
+            tree = parse_code(candidate_program(task, code))
         except SyntaxError as exc:
             problems.append(f"{label} has a SyntaxError at line {exc.lineno}: {exc.msg}")
             continue
