@@ -57,7 +57,7 @@ def normalize_text(text: object, max_length: int = DEFAULT_OBS_LENGTH) -> str:
     elif not isinstance(text, str):
         text = str(text)
     text = text.replace("\r\n", "\n")
-    if not all(c in _CHARSET_SET for c in text):
+    if not _CHARSET_SET.issuperset(text):
         text = "".join(_fold_char(c) for c in text)
     if len(text) > max_length:
         if max_length > len(TRUNCATION_MARKER) * 2:
