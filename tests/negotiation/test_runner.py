@@ -154,8 +154,9 @@ def test_cli_model_specs_map_to_backends():
 def test_default_model_self_play_records_token_ids(tmp_path):
     from selfgym.llm import SamplingParams
 
-    agent = llm_agent("default", SamplingParams(temperature=1.0, max_tokens=48, seed=0))
-    result = run_round(agent, games=2, seed=0, max_messages=4, out_dir=tmp_path, hf_dataset=False)
+    agent = llm_agent("default", SamplingParams(temperature=1.0, max_tokens=32, seed=0))
+    result = run_round(agent, games=2, seed=0, max_messages=2, out_dir=tmp_path, hf_dataset=False)
+    assert agent.calls >= 2 and all(len(c.token_ids) > 0 for c in agent.last_completions)
     steps = [s for r in result.records for ep in r.episodes for s in ep.steps]
     assert steps and all(s.token_ids and s.prompt_token_ids for s in steps)
     assert all(len(s.logprobs) == len(s.token_ids) for s in steps if s.logprobs)
