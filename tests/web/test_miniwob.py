@@ -146,3 +146,24 @@ def test_no_browser_process_is_left_behind(how):
     while pids_of_owner(tag) and time.time() < deadline:
         time.sleep(0.2)
     assert pids_of_owner(tag) == []
+
+
+def test_structured_reflection_works_over_real_pages():
+    from selfgym.envs.web.reflection import StructuredReflection
+
+    env = StructuredReflection(MiniWoBEnv("click-button"))
+    try:
+        obs, info = env.reset(seed=21)
+        target = re.search(r'"([^"]+)" button', info["instruction"]).group(1)
+        buttons = [e for e in info["elements"] if e["role"] == "button"]
+        right = next(b for b in buttons if b["name"] == target)
+        wrong = next(b for b in buttons if b["name"] != target)
+        _, reward, terminated, _, _ = env.step(f"click('{wrong['id']}')")
+        assert terminated and reward == 0.0
+        env.reflect(0, f"click('{wrong['id']}')", f"click('{right['id']}')", disable=[wrong["id"]])
+        obs, info = env.reset(seed=21)
+        assert f"[{wrong['id']}]" not in obs and f"[{right['id']}] button '{target}'" in obs  # same ids next trial
+        _, reward, terminated, _, info = env.step(f"click('{wrong['id']}')")
+        assert terminated and reward == 1.0 and info["reflection"]["substituted"]
+    finally:
+        env.close()
