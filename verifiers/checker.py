@@ -107,11 +107,15 @@ def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare)
         sandbox = default_sandbox()
     limits = limits or sandbox.limits
     spec = dict(spec, timeout_s=limits.timeout_s)
-    files = {"harness.py": _harness(), "solution.py": candidate_code, "job.json": json.dumps(spec)}
+    files = {"solution.py": candidate_code, "job.json": json.dumps(spec)}
+    harness = getattr(sandbox, "harness_path", None)
+    if harness is None:
+        files["harness.py"] = _harness()
+        harness = "harness.py"
     if test_code is not None:
         files["tests.py"] = test_code
     try:
-        res = sandbox.run(files, ["python3", "harness.py"], limits=limits.replace(timeout_s=limits.timeout_s + 2.0))
+        res = sandbox.run(files, ["python3", harness], limits=limits.replace(timeout_s=limits.timeout_s + 2.0))
     except SandboxError as exc:
         return Verdict.infra_error(str(exc), {"total": time.perf_counter() - t0})
     timings = {"sandbox": res.wall_s or 0.0, "total": time.perf_counter() - t0}

@@ -7,7 +7,7 @@ Each container is created once from ``selfgym-sandbox`` with:
 - ``mem_limit`` with ``memswap_limit`` equal to it, ``nano_cpus``, ``pids_limit``;
 - ``cap_drop=["ALL"]``, ``no-new-privileges``, the non-root user ``sandbox`` (uid 1000);
 - ``nofile`` and ``fsize`` ulimits;
-- one host mount: ``runner.py`` from this package, read-only.
+- host mounts: ``runner.py`` and ``harness.py`` from this package, read-only, nothing else.
 
 Its command is the runner (PID 1), attached over a persistent stdin/stdout stream. A job is a
 frame on that stream; the runner forks a fresh child for it (no ``docker exec`` or ``docker run``
@@ -31,6 +31,8 @@ from selfgym.verifiers.limits import Limits, Result
 from selfgym.verifiers.pool import Sandbox, Worker, WorkerLost
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
+HARNESS_IN_SANDBOX = "/opt/selfgym/harness.py"
 LABEL = "org.selfgym.sandbox.owner"
 MEMORY_HEADROOM_MB = 64   # the runner and its zygote
 PIDS_HEADROOM = 8
@@ -77,7 +79,8 @@ class DockerWorker(Worker):
             ulimits=[{"Name": "nofile", "Soft": limits.nofile, "Hard": limits.nofile},
                      {"Name": "fsize", "Soft": limits.file_size_mb << 20, "Hard": limits.file_size_mb << 20},
                      {"Name": "core", "Soft": 0, "Hard": 0}],
-            binds={RUNNER: {"bind": "/opt/selfgym/runner.py", "mode": "ro"}},
+            binds={RUNNER: {"bind": "/opt/selfgym/runner.py", "mode": "ro"},
+                   HARNESS: {"bind": HARNESS_IN_SANDBOX, "mode": "ro"}},
             shm_size=8 << 20, ipc_mode="private")
         try:
             self.id = api.create_container(
@@ -181,6 +184,7 @@ class DockerSandbox(Sandbox):
     """
 
     name = "docker"
+    harness_path = HARNESS_IN_SANDBOX
 
     def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
                  retries: int = 2, image: str = IMAGE):

@@ -209,6 +209,8 @@ class Sandbox:
     """
 
     name = "base"
+    #: Where the check harness sits inside this sandbox (precompiled by the runner); None: send it.
+    harness_path: str | None = None
 
     def __init__(self, limits: Limits | None = None, pool_size: int = 2, max_jobs: int = 1000, retries: int = 2):
         self.limits = limits or Limits()

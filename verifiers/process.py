@@ -29,6 +29,7 @@ log = logging.getLogger("selfgym.sandbox")
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 NOBODY = 65534
 _warned = threading.Event()
+_ns_warned = threading.Event()
 
 
 class ProcessWorker(Worker):
@@ -44,7 +45,10 @@ class ProcessWorker(Worker):
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            self.wait_ready(30.0)
+            ready = self.wait_ready(30.0)
+            if os.geteuid() == 0 and ready.get("isolation") != "namespaces" and not _ns_warned.is_set():
+                _ns_warned.set()
+                log.warning("process sandbox runs as root but could not isolate jobs: %s", ready.get("isolation"))
         except Exception:
             self.close()
             raise
@@ -95,6 +99,7 @@ class ProcessSandbox(Sandbox):
     """Local subprocess runners with rlimits and scratch directories (see the module doc)."""
 
     name = "process"
+    harness_path = os.path.join(os.path.dirname(RUNNER), "harness.py")
 
     def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
                  retries: int = 2, python: str | None = None):

@@ -49,6 +49,8 @@ MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 PYTHONS = ("python", "python3", "/usr/bin/python3", "/usr/local/bin/python3")
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 _libc = None
+#: Trusted scripts that sit next to this file, compiled once at start (path -> code object).
+PRECOMPILED: dict = {}
 
 
 def _prctl(option: int, value: int) -> None:
@@ -249,7 +251,11 @@ def _run_python_here(argv: list[str], env: dict, jobdir: str) -> None:
     sys.stderr = sys.__stderr__ = open(2, "w", closefd=False, buffering=1)
     code = 0
     try:
-        runpy.run_path(argv[0], run_name="__main__")
+        compiled = PRECOMPILED.get(os.path.abspath(argv[0]))
+        if compiled is not None:  # our own harness: skip reading and compiling it per job
+            exec(compiled, {"__name__": "__main__", "__file__": argv[0], "__builtins__": __builtins__})
+        else:
+            runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as exc:
         code = _exit_code(exc.code)
     except BaseException:
@@ -512,9 +518,22 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.workdir, exist_ok=True)
     if args.user is not None:
         os.chmod(args.workdir, 0o1777)
-        _private_namespaces(args.workdir, args.tmpfs_mb)
+        try:
+            _private_namespaces(args.workdir, args.tmpfs_mb)
+            isolation = "namespaces"
+        except OSError as exc:  # e.g. inside an unprivileged container: say so, go on weaker
+            isolation = f"rlimits only (no namespaces: {exc})"
+    else:
+        isolation = "container" if os.getpid() == 1 else "rlimits only"
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("harness.py",):
+        try:
+            with open(os.path.join(here, name)) as f:
+                PRECOMPILED[os.path.join(here, name)] = compile(f.read(), os.path.join(here, name), "exec")
+        except OSError:
+            pass
     runner = Runner(args.workdir, args.user)
-    write_frame(1, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
+    write_frame(1, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
     while True:
         job = read_frame(0)
         if job is None:
