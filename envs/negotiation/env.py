@@ -30,7 +30,7 @@ import functools
 import os
 import random
 import re
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces

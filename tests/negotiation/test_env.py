@@ -3,7 +3,6 @@ PettingZoo's own tests through both conversion directions."""
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import pytest

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from selfgym.agent import Agent
 from selfgym.cli import main
 from selfgym.envs.negotiation import prompts
 from selfgym.envs.negotiation.cli import backend_spec, llm_agent
