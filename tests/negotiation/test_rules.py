@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from selfgym.envs.negotiation import prompts, rules
 from selfgym.envs.negotiation.dialogue import Dialogue
@@ -167,3 +169,32 @@ def test_constraint_violations_name_each_broken_rule():
     assert any("at least one player" in b for b in bad) and any("worth something to both" in b for b in bad)
     assert any("total items" in b for b in rules.constraint_violations(Context.of((1, 1, 1), (2, 4, 4), (4, 4, 2))))
     assert any("values the pool at" in b for b in rules.constraint_violations(Context.of((1, 1, 3), (1, 1, 1), (1, 0, 3))))
+
+_OUTPUTS = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda t: f"[message] {t}", st.text(max_size=20)),
+    st.builds(lambda a, b, c: f"[propose] ({a} books, {b} hats, {c} balls)",
+              st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_OUTPUTS, max_size=60), st.sampled_from(rules.OBJECTIVES), st.integers(0, 1))
+def test_any_output_sequence_keeps_the_game_consistent(outputs, objective, starter):
+    ctx = Context.of((1, 1, 3), (0, 1, 3), (1, 0, 3))
+    game = Game(ctx, objective, starter=starter)
+    for text in outputs:
+        if game.done:
+            break
+        seat = game.current
+        move = game.play(text)
+        assert move.seat == seat
+        if not game.done:
+            assert (game.current == seat) == (move.kind == rules.INVALID), "only a rejected output keeps the turn"
+    assert len(game.messages) <= game.max_messages and game.invalid_in_row <= game.max_invalid
+    r0, r1 = game.rewards()
+    if game.outcome != rules.DEAL:
+        assert (r0, r1) == (0.0, 0.0)
+    else:
+        s0, s1 = game.scores()
+        assert s0 + s1 <= 11 and (r0, r1) == rules.rewards(objective, (s0, s1))
