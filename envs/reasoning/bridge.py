@@ -77,8 +77,10 @@ def level_config(name: str, level: int | None) -> dict[str, Any]:
         curriculum.set_attr_level(attr_name, min(int(level), len(attr.levels) - 1))
     config = curriculum.generate_configuration({"seed": 0, "size": 1},
                                                DefaultCurriculumContext(mode=RangeAttributeMode.INCLUSIVE))
-    out = {k: v for k, v in vars(config).items() if k not in ("seed", "size")}
-    return to_jsonable(out)
+    fields = set()
+    for attr in curriculum.attributes.values():  # only what the curriculum sets; the rest keeps its default
+        fields |= {getattr(attr, n) for n in ("lower_field_name", "upper_field_name", "field_name") if getattr(attr, n, None)}
+    return to_jsonable({k: v for k, v in vars(config).items() if k in fields})
 
 
 @lru_cache(maxsize=64)

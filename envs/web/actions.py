@@ -161,7 +161,14 @@ def action_help() -> str:
 
 
 def tool_schemas() -> list[dict]:
-    """OpenAI function-calling schemas for the actions, generated from ``ACTIONS``."""
+    """OpenAI function-calling schemas for the actions, generated from ``ACTIONS`` once.
+
+    The list is new on every call; the schema dicts inside are shared, so treat them as read-only.
+    """
+    return list(_SCHEMAS)
+
+
+def _build_schemas() -> list[dict]:
     out = []
     for spec in ACTIONS.values():
         props = {p: {"type": "string", "description": p} for p in spec.params}
@@ -171,3 +178,6 @@ def tool_schemas() -> list[dict]:
             "parameters": {"type": "object", "properties": props, "required": required},
         }})
     return out
+
+
+_SCHEMAS = _build_schemas()

@@ -25,14 +25,19 @@ never knows which backend it is talking to.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 DEFAULT_MAX_CHARS = 6000
+_UNCLEAN = re.compile(r"^\s|\s$|\s\s|[\t\n\r\f\v]")
 NAME_LIMIT = 120
 
 
 def _quote(text: str, limit: int = NAME_LIMIT) -> str:
-    text = " ".join(str(text).split())
+    text = str(text)
+    if len(text) <= limit and "'" not in text and not _UNCLEAN.search(text):
+        return "'" + text + "'"  # already clean: the common case
+    text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return "'" + text.replace("'", "\\'") + "'"
