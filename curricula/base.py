@@ -108,6 +108,11 @@ class TaskSampler:
         self.keys: list[Hashable] = list(self.groups)
         self.key_index: dict[Hashable, int] = {k: i for i, k in enumerate(self.keys)}
         self.stats: dict[Hashable, KeyStats] = {k: KeyStats() for k in self.keys}
+        # the same totals as arrays in ``keys`` order, so weights are computed without a Python loop
+        self.counts = np.zeros(len(self.keys))
+        self.totals = np.zeros(len(self.keys))
+        self.recent_sums = np.zeros(len(self.keys))
+        self.recent_lens = np.zeros(len(self.keys))
         self.steps = 0
 
     # ----------------------------------------------------------------- the contract
@@ -133,7 +138,13 @@ class TaskSampler:
             self.key_index[key] = len(self.keys)
             self.keys.append(key)
             self.stats[key] = KeyStats()
-        self.stats[key].add(reward, self.window)
+            for name in ("counts", "totals", "recent_sums", "recent_lens"):
+                setattr(self, name, np.append(getattr(self, name), 0.0))
+        st = self.stats[key]
+        st.add(reward, self.window)
+        i = self.key_index[key]
+        self.counts[i], self.totals[i] = st.count, st.total
+        self.recent_sums[i], self.recent_lens[i] = sum(st.recent), len(st.recent)
         self.steps += 1
         self.on_update(key)
 
@@ -151,9 +162,7 @@ class TaskSampler:
     # ----------------------------------------------------------------- reporting
     def success_rates(self, prior: float = 0.5, strength: float = 1.0) -> np.ndarray:
         """Per-key success estimate, shrunk towards ``prior`` (unseen keys get the prior)."""
-        counts = np.array([self.stats[k].count for k in self.keys], dtype=float)
-        totals = np.array([self.stats[k].total for k in self.keys], dtype=float)
-        return (totals + prior * strength) / (counts + strength)
+        return (self.totals + prior * strength) / (self.counts + strength)
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-ready picture of the sampler's state (for logs and ``info``)."""

@@ -50,7 +50,7 @@ class LearnabilitySampler(TaskSampler):
     def recent_success(self) -> np.ndarray:
         """Per-key success over the last ``window`` episodes, shrunk towards 0.5."""
         s = self.prior_strength
-        return np.array([(sum(self.stats[k].recent) + 0.5 * s) / (len(self.stats[k].recent) + s) for k in self.keys])
+        return (self.recent_sums + 0.5 * s) / (self.recent_lens + s)
 
     def weights(self) -> Sequence[float]:
         p = self.recent_success()
