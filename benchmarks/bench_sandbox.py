@@ -8,6 +8,7 @@ with the project's harness (the same files, the same command). Measured in one r
 - ``docker run``: a fresh container per job (create, start, wait, logs, remove) with the same
   security options, files bind-mounted read-only: what a naive sandbox costs;
 - ``bare subprocess``: ``python3 harness.py`` on the host with no isolation at all: the floor.
+- ``reference``: ``python3 -c pass``, an interpreter start-up, to judge how loaded the machine is.
 
 Latency is sequential (p50, p95 in ms); throughput is verdicts per second with ``--threads``
 callers. Prints a Markdown table for docs/BENCHMARKS.md.
@@ -131,6 +132,8 @@ def main() -> int:
         sb.close()
         rows["docker run per job (cold)"] = measure(docker_run_per_job(jobdir), n_cold, n_cold * 2, 2)
         rows["bare subprocess (no isolation)"] = measure(bare_subprocess(jobdir), n_lat // 2, n_tput // 2, args.threads)
+        rows["reference: python3 -c pass"] = measure(
+            lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"]).returncode == 0, n_lat // 2, n_tput // 2, args.threads)
     load = os.getloadavg()
     print(f"\nMachine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average during the run {load[0]:.1f} / {load[1]:.1f}, {datetime.date.today()}")
