@@ -16,7 +16,8 @@ class ArithmeticEnv(TextEnv):
     """Integer arithmetic with exact-answer verification.
 
     Args:
-        level: difficulty 1..5 (operands = level + 1, digits up to level); None draws one per episode.
+        level: difficulty 1..5 (operands = level + 1, digits up to level); a list draws one of
+            its levels per episode; None draws from 1..5.
         max_attempts: answers allowed before the episode ends (wrong answers get feedback).
     Observation: the problem text, then feedback after a wrong answer.
     Action: free text whose last integer is the answer.
@@ -26,19 +27,24 @@ class ArithmeticEnv(TextEnv):
     family = "arithmetic"
     system_prompt = "You solve arithmetic problems. End your reply with the integer answer."
 
-    def __init__(self, level: int | None = None, max_attempts: int = 3, **kwargs: Any):
+    def __init__(self, level: int | list[int] | None = None, max_attempts: int = 3, **kwargs: Any):
         super().__init__(max_observation_length=2048, max_action_length=2048, **kwargs)
-        if level is not None and not 1 <= int(level) <= 5:
-            raise ConfigError(f"level must be in 1..5 or None, got {level!r}")
+        levels = [1, 2, 3, 4, 5] if level is None else ([level] if isinstance(level, int) else list(level))
+        if not levels or not all(isinstance(x, int) and 1 <= x <= 5 for x in levels):
+            raise ConfigError(f"level must be an int in 1..5, a list of them, or None; got {level!r}")
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, got {max_attempts!r}")
-        self.level = level
+        self.levels = levels
         self.max_attempts = max_attempts
         self.attempts = 0
 
     def sample_task(self, rng: np.random.Generator) -> Task:
-        level = self.level if self.level is not None else int(rng.integers(1, 6))
-        return rules.generate(rng, level)
+        return rules.generate(rng, self.levels[int(rng.integers(len(self.levels)))])
+
+    def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
+        """``n`` (default 100) generated tasks over this env's levels, from ``seed``."""
+        rng = np.random.default_rng(seed)
+        return [self.sample_task(rng) for _ in range(100 if n is None else n)]
 
     def begin(self, task: Task) -> str:
         if task.family != "arithmetic":

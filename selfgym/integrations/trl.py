@@ -139,3 +139,21 @@ class EnvReward:
         if self._env is not None:
             self._env.close()
             self._env = None
+
+
+def ensure_tool_template(tokenizer):
+    """Give ``tokenizer`` a tool-calling chat template when its own cannot render tool calls.
+
+    TRL's ``environment_factory`` needs a template that renders ``tool_calls`` and tool messages
+    and that TRL knows how to parse back. The default model (SmolLM2) speaks ChatML without
+    tools; TRL's bundled Qwen2.5 template is ChatML with ``<tool_call>`` blocks, so it fits the
+    same special tokens. Returns the tokenizer (changed only when needed).
+    """
+    from pathlib import Path
+
+    trl = require("trl", "trl", "tool-calling training")
+    from trl.chat_template_utils import supports_tool_calling
+
+    if not supports_tool_calling(tokenizer):
+        tokenizer.chat_template = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
+    return tokenizer

@@ -77,7 +77,8 @@ class SelfgymEnvironment:
     def _text(obs: Any) -> str:
         return obs["text"] if isinstance(obs, dict) else str(obs)
 
-    def close(self) -> None:
+    def _close(self) -> None:
+        """Close the wrapped env (private: every public method becomes a tool in TRL)."""
         self._env.close()
 
 
