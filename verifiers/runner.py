@@ -377,10 +377,10 @@ class Runner:
         else:
             code = os.WEXITSTATUS(st) if os.WIFEXITED(st) else -9
         if reason is None:
-            if code == -signal.SIGXCPU:
+            if _oom_kills() > oom_before:  # the kernel killed some process of this job for memory
+                reason = "memory"
+            elif code == -signal.SIGXCPU:
                 reason = "timeout"
-            elif code == -signal.SIGKILL:
-                reason = "memory" if _oom_kills() > oom_before else "killed"
             elif code < 0:
                 reason = "killed"
             elif code != 0 and b"MemoryError" in err[-2000:]:

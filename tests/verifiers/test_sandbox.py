@@ -126,3 +126,13 @@ def test_docker_container_is_locked_down(docker_sandbox):
 def test_status_reports_pool(docker_sandbox):
     st = docker_sandbox.status()
     assert st["backend"] == "docker" and st["pool"]["size"] == 2 and st["image"].startswith("selfgym-sandbox:")
+
+
+def test_container_memory_limit_counts_all_processes(docker_sandbox):
+    """Four children under the per-process limit, together over the container's: outcome memory."""
+    code = ("import os\nfor i in range(4):\n    if os.fork() == 0:\n        x = bytearray(100 << 20)\n"
+            "        for j in range(0, len(x), 4096):\n            x[j] = 1\n        os._exit(0)\n"
+            "for i in range(4):\n    os.wait()\nprint('survived')")
+    res = docker_sandbox.run({"m.py": code}, ["python3", "m.py"])
+    assert res.outcome == "memory"
+    assert docker_sandbox.run({"m.py": "print('fine')"}, ["python3", "m.py"]).stdout == "fine\n"
