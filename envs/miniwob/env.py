@@ -26,12 +26,24 @@ SNAPSHOT_JS = (pathlib.Path(__file__).with_name("snapshot.js")).read_text()
 TIMER_MS = 2_000_000_000  # below setTimeout's 2**31 - 1 limit, about 23 days
 ACTION_TIMEOUT_MS = 1500
 MAX_NODES = 400
-# Images change the layout (and so the outline) once loaded: wait for them, at most 2 s.
-_IMAGES_LOADED = """() => Promise.race([
-    Promise.all(Array.from(document.images).filter((i) => !i.complete)
-        .map((i) => new Promise((done) => { i.addEventListener("load", done); i.addEventListener("error", done); }))),
-    new Promise((done) => setTimeout(done, 2000)),
-])"""
+# Images change the layout (and so the outline) once loaded: wait for <img> elements and for the
+# images that style sheets draw (icons given by `content: url(...)` or backgrounds), at most 2 s.
+_IMAGES_LOADED = """() => {
+    const urls = new Set();
+    for (const el of document.querySelectorAll("body *")) {
+        const cs = window.getComputedStyle(el);
+        for (const v of [cs.content, cs.backgroundImage]) {
+            const m = /url\\("?([^")]+)"?\\)/.exec(v || "");
+            if (m) urls.add(m[1]);
+        }
+    }
+    const waits = Array.from(document.images).filter((i) => !i.complete).map((i) => new Promise((done) => {
+        i.addEventListener("load", done); i.addEventListener("error", done); }));
+    urls.forEach((u) => waits.push(new Promise((done) => {
+        const im = new Image(); im.onload = done; im.onerror = done; im.src = u; })));
+    const settled = Promise.all(waits).then(() => new Promise((done) => requestAnimationFrame(() => done())));
+    return Promise.race([settled, new Promise((done) => setTimeout(done, 2000))]);
+}"""
 _INFRA_MARKERS = ("has been closed", "Target closed", "Browser closed", "Connection closed", "crashed")
 
 
