@@ -37,7 +37,9 @@ SAMPLERS: dict[str, Callable[..., TaskSampler]] = {
 
 # Samplers that pool outcomes by key do so per difficulty bucket in comparisons: a generated task
 # set is too large for per-task statistics (see docs/CURRICULA.md).
+# Levelling may also step down (below 10% success), or it would stall on an unreachable level.
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {name: {"key": "difficulty"} for name in SAMPLERS if name != "levels"}
+DEFAULT_KWARGS["levels"] = {"lower": 0.1}
 
 
 def make_sampler(name: str, tasks: Sequence[Task], seed: int = 0, **kwargs: Any) -> TaskSampler:
