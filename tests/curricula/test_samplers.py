@@ -6,7 +6,6 @@ import math
 import pickle
 from collections import Counter
 
-import numpy as np
 import pytest
 
 from selfgym.curricula import (
