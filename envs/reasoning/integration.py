@@ -37,7 +37,7 @@ FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "ln", "sqrt", "asin", "acos", "a
 CONSTANTS = ("x", "E", "pi", "C")
 CHECK_POINTS = (0.37, 0.71, 1.13, 1.58, 2.21)
 MAX_ANSWER_CHARS = 600
-MAX_NUMBER_BITS = 4096
+MAX_NUMBER_BITS = 1024
 
 
 def _sympy():
