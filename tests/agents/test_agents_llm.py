@@ -95,3 +95,6 @@ def test_scripted_baselines_run_through_the_runner():
     assert eps[0].success and len(eps[0].steps) == 2
     eps = rollout(envs, RandomAgent(seed=1), 2, seed=0)
     assert len(eps) == 2
+    vec = gym.vector.SyncVectorEnv([lambda: gym.make("selfgym/Arithmetic-v0", max_attempts=1)] * 3)
+    eps = rollout(vec, ConstantAgent("1"), 5, seed=0)  # a vector env's sub-envs are stepped as a list
+    assert len(eps) == 5 and sorted(e.seed for e in eps) == [0, 1, 2, 3, 4]
