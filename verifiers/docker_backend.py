@@ -7,10 +7,12 @@ Each container is created once from ``selfgym-sandbox`` with:
 - ``mem_limit`` with ``memswap_limit`` equal to it, ``nano_cpus``, ``pids_limit``;
 - ``cap_drop=["ALL"]``, ``no-new-privileges``, the non-root user ``sandbox`` (uid 1000);
 - ``nofile`` and ``fsize`` ulimits;
-- host mounts: ``runner.py`` and ``harness.py`` from this package, read-only, nothing else.
+- host mounts, all read-only: ``runner.py`` and ``harness.py`` from this package, and the
+  directory of the runner's socket; nothing else.
 
-Its command is the runner (PID 1), attached over a persistent stdin/stdout stream. A job is a
-frame on that stream; the runner forks a fresh child for it (no ``docker exec`` or ``docker run``
+Its command is the runner (PID 1), which connects once to a unix socket the host listens on
+(in a directory of ours mounted read-only; the host unlinks it once connected). A job is a
+frame on that connection, kernel to kernel, not through the daemon; the runner forks a fresh child for it (no ``docker exec`` or ``docker run``
 per job). The pool replaces a container after any limit violation, after a job that left
 processes or files behind, after ``max_jobs`` jobs, and whenever one dies. A container killed
 from outside, or a daemon that stops answering, is an infrastructure failure: the job is retried
@@ -20,10 +22,10 @@ on a fresh container and, failing that, ``SandboxError`` is raised.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-import struct
+import tempfile
 import threading
-import time
 
 from selfgym.errors import SandboxError
 from selfgym.verifiers.image import IMAGE, SANDBOX_UID, image_exists
@@ -61,76 +63,78 @@ def client(timeout: int = 60):
 
 
 class DockerWorker(Worker):
-    """One container whose PID 1 is the runner, spoken to over the attach stream."""
+    """One container whose PID 1 is the runner, spoken to over a unix socket.
+
+    The host listens on a socket in a fresh directory of its own, mounted read-only at
+    /run/selfgym; the runner connects once at start, the host accepts that one connection and
+    then closes and unlinks the listener, so no job can connect. Frames then go kernel to kernel,
+    not through the Docker daemon.
+    """
 
     def __init__(self, name: str, api, image: str, limits: Limits, owner: str):
         super().__init__(name)
         self.api = api
         self.id = None
         self._sock = None
-        self._raw = bytearray()
-        self.stderr_tail = b""
+        self._dir = tempfile.mkdtemp(prefix="selfgym-sock-")
+        os.chmod(self._dir, 0o755)
+        path = os.path.join(self._dir, "runner.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         mem = f"{limits.memory_mb + MEMORY_HEADROOM_MB}m"
-        host_config = api.create_host_config(
-            network_mode="none", read_only=True,
-            tmpfs={"/work": f"rw,exec,size={limits.tmpfs_mb}m,uid={SANDBOX_UID},gid={SANDBOX_UID},mode=700"},
-            mem_limit=mem, memswap_limit=mem, nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids + PIDS_HEADROOM, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            ulimits=[{"Name": "nofile", "Soft": limits.nofile, "Hard": limits.nofile},
-                     {"Name": "fsize", "Soft": limits.file_size_mb << 20, "Hard": limits.file_size_mb << 20},
-                     {"Name": "core", "Soft": 0, "Hard": 0}],
-            binds={RUNNER: {"bind": "/opt/selfgym/runner.py", "mode": "ro"},
-                   HARNESS: {"bind": HARNESS_IN_SANDBOX, "mode": "ro"}},
-            shm_size=8 << 20, ipc_mode="private")
         try:
+            listener.bind(path)
+            os.chmod(path, 0o666)
+            listener.listen(1)
+            listener.settimeout(60)
+            host_config = api.create_host_config(
+                network_mode="none", read_only=True,
+                tmpfs={"/work": f"rw,exec,size={limits.tmpfs_mb}m,uid={SANDBOX_UID},gid={SANDBOX_UID},mode=700"},
+                mem_limit=mem, memswap_limit=mem, nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=limits.pids + PIDS_HEADROOM, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                ulimits=[{"Name": "nofile", "Soft": limits.nofile, "Hard": limits.nofile},
+                         {"Name": "fsize", "Soft": limits.file_size_mb << 20, "Hard": limits.file_size_mb << 20},
+                         {"Name": "core", "Soft": 0, "Hard": 0}],
+                binds={RUNNER: {"bind": "/opt/selfgym/runner.py", "mode": "ro"},
+                       HARNESS: {"bind": HARNESS_IN_SANDBOX, "mode": "ro"},
+                       self._dir: {"bind": "/run/selfgym", "mode": "ro"}},
+                shm_size=8 << 20, ipc_mode="private")
             self.id = api.create_container(
-                image, command=["python3", "-I", "-S", "/opt/selfgym/runner.py", "--workdir", "/work"],
-                user=f"{SANDBOX_UID}:{SANDBOX_UID}", stdin_open=True, tty=False, network_disabled=True,
+                image, command=["python3", "-I", "-S", "/opt/selfgym/runner.py", "--workdir", "/work",
+                                "--connect", "/run/selfgym/runner.sock"],
+                user=f"{SANDBOX_UID}:{SANDBOX_UID}", network_disabled=True,
                 working_dir="/work", environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
                 labels={LABEL: owner}, host_config=host_config)["Id"]
-            sock = api.attach_socket(self.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            self._sock = getattr(sock, "_sock", sock)
             api.start(self.id)
+            self._sock, _ = listener.accept()
             self.wait_ready(60.0)
         except Exception as exc:
+            tail = self._logs()
             self.close()
-            if isinstance(exc, WorkerLost):
-                raise SandboxError(f"sandbox container did not start its runner: {exc}; {self.stderr_tail[-300:]!r}") from exc
-            raise SandboxError(f"cannot start a sandbox container from {image}: {exc}") from exc
+            raise SandboxError(f"cannot start a sandbox container from {image}: {exc}; {tail}") from exc
+        finally:
+            listener.close()
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _logs(self) -> str:
+        try:
+            return self.api.logs(self.id, tail=5).decode(errors="replace")[-300:] if self.id else ""
+        except Exception:  # noqa: BLE001
+            return ""
 
     def _send(self, data: bytes) -> None:
         self._sock.sendall(data)
 
     def _recv_some(self, timeout: float) -> bytes:
-        """Demultiplex Docker's stream frames (8-byte header: stream, 0, 0, 0, size) into stdout bytes."""
-        end = time.monotonic() + timeout
-        while True:
-            out = bytearray()
-            while len(self._raw) >= 8:
-                kind, size = self._raw[0], struct.unpack(">I", self._raw[4:8])[0]
-                if len(self._raw) < 8 + size:
-                    break
-                payload = bytes(self._raw[8:8 + size])
-                del self._raw[:8 + size]
-                if kind == 1:
-                    out += payload
-                else:
-                    self.stderr_tail = (self.stderr_tail + payload)[-2000:]
-            if out:
-                return bytes(out)
-            left = end - time.monotonic()
-            if left <= 0:
-                raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s")
-            self._sock.settimeout(left)
-            try:
-                chunk = self._sock.recv(1 << 20)
-            except socket.timeout as exc:
-                raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s") from exc
-            except OSError as exc:
-                raise WorkerLost(f"{self.name}: stream error {exc}") from exc
-            if not chunk:
-                return b""
-            self._raw += chunk
+        self._sock.settimeout(max(0.001, timeout))
+        try:
+            return self._sock.recv(1 << 20)
+        except socket.timeout as exc:
+            raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s") from exc
+        except OSError as exc:
+            raise WorkerLost(f"{self.name}: stream error {exc}") from exc
 
     def alive(self) -> bool:
         """False when the attach stream has closed (the container is gone)."""
@@ -143,7 +147,7 @@ class DockerWorker(Worker):
                 chunk = self._sock.recv(1 << 16)
                 if not chunk:
                     return False
-                self._raw += chunk
+                self._buf += chunk
             return True
         except (OSError, ValueError):
             return False
@@ -169,6 +173,7 @@ class DockerWorker(Worker):
                 self.api.remove_container(self.id, force=True)
             except Exception:  # noqa: BLE001 - already gone, or the daemon is down
                 pass
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class DockerSandbox(Sandbox):

@@ -3,8 +3,8 @@
 This file runs *inside* the sandbox with the standard library only, so the image needs nothing
 but ``python3``. It never executes candidate code itself.
 
-Protocol: on stdin, frames of a 4-byte big-endian length and a JSON job; on stdout, one frame
-per job with the JSON result. The first frame it writes is ``{"ready": true, ...}``.
+Protocol: on stdin (or the unix socket given by ``--connect``), frames of a 4-byte big-endian
+length and a JSON job; on stdout (or that socket), one frame per job with the JSON result. The first frame it writes is ``{"ready": true, ...}``.
 
 Job: ``{"files": {path: str | {"b64": str}}, "command": [...], "stdin": b64 | null,
 "limits": {...}}``. Result: ``{"exit_code", "stdout", "stderr", "wall_s", "cpu_s", "outcome",
@@ -507,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--user", type=int, default=None, help="drop each job to this uid (local runner as root)")
+    ap.add_argument("--connect", default=None, help="talk over this unix socket instead of stdin/stdout")
     ap.add_argument("--tmpfs-mb", type=int, default=64, help="size of the work directory's tmpfs (with --user)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -533,16 +534,21 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
     runner = Runner(args.workdir, args.user)
-    write_frame(1, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
+    fd_in, fd_out = 0, 1
+    if args.connect:  # after the zygote exists, so no job ever inherits this socket
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(args.connect)
+        fd_in = fd_out = conn.fileno()
+    write_frame(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
     while True:
-        job = read_frame(0)
+        job = read_frame(fd_in)
         if job is None:
             return 0
         try:
             result = runner.run(job)
         except Exception as exc:  # a runner bug is an infrastructure failure, reported as such
             result = {"infra_error": f"runner failed: {exc!r}", "recycle": True}
-        write_frame(1, result)
+        write_frame(fd_out, result)
 
 
 if __name__ == "__main__":

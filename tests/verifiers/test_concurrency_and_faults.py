@@ -42,25 +42,22 @@ def test_concurrent_verdicts_on_process_backend(process_sandbox):
     assert all(v.passed and v.checks[0].got == i * i for i, v in results)
 
 
-def _kill_containers(sb, stop: threading.Event, once: bool) -> None:
-    """Kill the sandbox's containers from outside while a job runs on them."""
+def _kill_running(sb) -> int:
+    """Kill, from outside, every running container of this sandbox; returns how many."""
     from selfgym.verifiers.docker_backend import LABEL
 
-    while not stop.is_set():
+    n = 0
+    try:
         running = sb.api.containers(filters={"label": f"{LABEL}={sb.owner}", "status": "running"})
-        busy = []
-        for c in running:
-            procs = sb.api.top(c["Id"]).get("Processes") or []
-            if any("sleep" in " ".join(p) or "j.py" in " ".join(p) or len(procs) > 2 for p in procs):
-                busy.append(c)
-        for c in busy:
-            try:
-                sb.api.kill(c["Id"])
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        if busy and once:
-            return
-        time.sleep(0.05)
+    except Exception:  # noqa: BLE001
+        return 0
+    for c in running:
+        try:
+            sb.api.kill(c["Id"])
+            n += 1
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    return n
 
 
 @pytest.mark.docker
@@ -68,12 +65,14 @@ def test_container_killed_mid_job_is_retried_not_failed(caplog):
     sb = get_sandbox("docker", limits=FAST.replace(timeout_s=5), pool_size=1, retries=2)
     try:
         sb.run({"w.py": "print('warm')"}, ["python3", "w.py"])
-        stop = threading.Event()
-        killer = threading.Thread(target=_kill_containers, args=(sb, stop, True), daemon=True)
-        killer.start()
-        res = sb.run({"j.py": "import time\ntime.sleep(1.0)\nprint('done')"}, ["python3", "j.py"])
-        stop.set()
-        killer.join(5)
+        out = {}
+        job = threading.Thread(target=lambda: out.update(res=sb.run(
+            {"j.py": "import time\ntime.sleep(1.5)\nprint('done')"}, ["python3", "j.py"])))
+        job.start()
+        time.sleep(0.5)  # the job is sleeping inside the container now
+        assert _kill_running(sb) >= 1
+        job.join(60)
+        res = out["res"]
         assert res.ok and res.stdout == "done\n"
         assert sb.pool.stats()["recycled"] >= 1
         assert "sandbox worker lost" in caplog.text
@@ -87,17 +86,23 @@ def test_containers_dying_every_time_is_an_infra_error_not_a_zero():
 
     sb = get_sandbox("docker", limits=FAST.replace(timeout_s=5), pool_size=1, retries=1)
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_containers, args=(sb, stop, False), daemon=True)
+
+    def killer():
+        while not stop.is_set():
+            _kill_running(sb)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=killer, daemon=True)
     try:
         sb.run({"w.py": "print('warm')"}, ["python3", "w.py"])
-        killer.start()
+        thread.start()
         tests = "def test_slow(candidate):\n    assert candidate() == 1\n"
         v = run_tests("import time\ndef f():\n    time.sleep(1.0)\n    return 1\n", tests, entry_point="f", sandbox=sb)
         assert v.status == Status.INFRA_ERROR and math.isnan(v.reward) and not v.passed
         assert "failed 2 times" in v.error
     finally:
         stop.set()
-        killer.join(5)
+        thread.join(5)
         sb.close()
 
 
