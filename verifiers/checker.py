@@ -19,6 +19,7 @@ import ast
 import json
 import math
 import os
+import threading
 import time
 from typing import Any
 
@@ -30,6 +31,12 @@ HARNESS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness
 COMPARE_MODES = ("exact", "float", "unordered")
 _harness_source: str | None = None
 MSG = 300
+_AST_LOCK = threading.Lock()  # CPython 3.11's parser can raise SystemError when threads race it
+
+
+def _parse(code: str) -> ast.Module:
+    with _AST_LOCK:
+        return ast.parse(code)
 
 
 def _harness() -> str:
@@ -43,7 +50,7 @@ def _harness() -> str:
 def discover_tests(test_code: str) -> list[str]:
     """Names of the top-level functions called ``test_*`` or ``check``, in source order."""
     try:
-        tree = ast.parse(test_code)
+        tree = _parse(test_code)
     except SyntaxError as exc:
         raise TaskError(f"the test code does not parse: {exc.msg} (line {exc.lineno})") from exc
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -90,14 +97,14 @@ def run_io_cases(candidate_code: str, *, entry_point: str, cases: list[dict], sa
 
 
 def _defined(code: str) -> set[str]:
-    return {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return {n.name for n in _parse(code).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare) -> Verdict:
     t0 = time.perf_counter()
     names = spec["names"]
     try:
-        ast.parse(candidate_code)
+        _parse(candidate_code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         why = f"syntax error: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
         return _failed_all(names, why, {"total": time.perf_counter() - t0})
