@@ -98,6 +98,35 @@ def evaluate(model, tokenizer, prompts, tasks, reward, max_new_tokens: int) -> f
     return wins / max(1, len(prompts))
 
 
+def plot(metrics: dict, path: str) -> None:
+    """Training reward by step, and held-out success before and after, side by side."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    steps = [h["step"] for h in metrics["train_reward_by_step"]]
+    rewards = [h["reward"] for h in metrics["train_reward_by_step"]]
+    left.plot(steps, rewards, marker=".", label="mean reward per step")
+    if len(rewards) >= 5:
+        k = 5
+        smooth = [sum(rewards[max(0, i - k + 1):i + 1]) / len(rewards[max(0, i - k + 1):i + 1]) for i in range(len(rewards))]
+        left.plot(steps, smooth, label="moving mean (5)")
+    left.set_xlabel("GRPO step")
+    left.set_ylabel("training reward")
+    left.legend()
+    right.bar(["before", "after"], [metrics["heldout_before"], metrics["heldout_after"]], color=["grey", "tab:blue"])
+    right.set_ylim(0, 1)
+    right.set_ylabel(f"held-out success ({metrics['eval_tasks']} tasks, greedy)")
+    fig.suptitle(f"GRPO on {metrics['env_id']} {json.dumps(metrics['env_kwargs'])}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -149,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
+    plot(metrics, os.path.join(args.out, "learning.png"))
     if args.save_model:
         trainer.save_model(os.path.join(args.out, "model"))
     print(json.dumps({k: metrics[k] for k in ("env_id", "heldout_before", "heldout_after", "steps", "seconds")}))

@@ -181,3 +181,27 @@ def test_environment_factory_rollouts_are_scored_by_the_env(default_model, tmp_p
     trainer.train()
     assert len(scored) == 2 and all(scored)
     assert any("rewards/Counting/mean" in h for h in trainer.state.log_history)
+
+
+@pytest.mark.model
+def test_reflect_retry_reward_scores_the_retry_that_follows_a_reflection(default_model):
+    from selfgym.integrations.reflect_retry import (
+        REFLECT_PROMPT, ReflectRetryReward, failed_first_attempts, reflection_dataset,
+    )
+    from selfgym.llm.base import SamplingParams
+    from selfgym.llm.transformers import TransformersBackend
+
+    backend = TransformersBackend(default_model)
+    kw = {"level": 3, "max_attempts": 1}
+    tasks = env_tasks(ARITH, 4, env_kwargs=kw)
+    failures = failed_first_attempts(ARITH, tasks, backend, SamplingParams(temperature=0.0, max_tokens=16), env_kwargs=kw)
+    assert failures, "the 135M model should fail some 4-operand problems"
+    ds = reflection_dataset(failures)
+    chat = ds[0]["prompt"]
+    assert chat[-2] == {"role": "assistant", "content": failures[0].attempt}
+    assert chat[-1]["content"].endswith(REFLECT_PROMPT)
+    reward = ReflectRetryReward(ARITH, backend, kw, SamplingParams(temperature=0.0, max_tokens=16))
+    answer = failures[0].task.payload["answer"]
+    out = reward(ds["prompt"][:1], [f"I must compute carefully; the result is {answer}."], task=ds["task"][:1])
+    assert out[0] in (0.0, 1.0) and len(reward.retries) == 1
+    assert out == [EnvReward(ARITH, kw).score(ds["task"][0], reward.retries[0])]  # the env's verdict on the retry
