@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
+
+# Test modules here share helpers (code_proposals.py); pytest runs with --import-mode=importlib,
+# which does not put test folders on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from selfgym.verifiers import default_sandbox
 
