@@ -29,15 +29,20 @@ class TransformersBackend:
         max_batch: chats per ``generate`` call; larger batches are split.
         model / tokenizer: already-loaded objects to use instead of loading ``path``
             (a trainer passes its policy so rollouts sample from the weights being trained).
+        threads: if given, ``torch.set_num_threads(threads)`` (process-wide). On a busy CPU one
+            thread is far faster than several that spin-wait (measured on a shared 2-core VM:
+            8 chats x 24 tokens in 5.4 s with 1 thread, 54 s with 2).
     """
 
     def __init__(self, path: str | os.PathLike, device: str | None = None, dtype: str | None = None,
-                 max_batch: int = 32, model: Any = None, tokenizer: Any = None):
+                 max_batch: int = 32, model: Any = None, tokenizer: Any = None, threads: int | None = None):
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise DependencyError("transformers", "transformers", "the transformers backend") from exc
+        if threads:
+            torch.set_num_threads(int(threads))
         path = str(path)
         if model is None and not os.path.isdir(path):
             raise BackendError(f"no model folder at {path!r} (the transformers backend loads local folders only)")

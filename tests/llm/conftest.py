@@ -19,4 +19,4 @@ def backend():
 def hf_backend():
     from selfgym.llm import make_backend
 
-    return make_backend("transformers:default")
+    return make_backend("transformers:default", threads=1)
