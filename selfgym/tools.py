@@ -22,7 +22,7 @@ A ``ToolSet`` is what an env holds:
 
 - ``schemas()`` -> the list for ``info["tools"]``; ``describe()`` -> the prompt text, rendered
   from the same schemas (one description, used for both); ``instructions()`` adds the call
-  syntax below.
+  syntax (see ``selfgym.toolcalls``).
 - ``parse(text)`` -> a list of actions (see ``parse_actions``), knowing the tool names.
 - ``execute(call)`` -> a ``ToolResult`` that never raises for an agent's mistake: an unknown
   tool ("Did you mean ...?"), bad JSON, missing, unknown or mistyped arguments, and any
@@ -30,26 +30,9 @@ A ``ToolSet`` is what an env holds:
   message, and the episode goes on. Only infrastructure failures (``VerifierError``,
   ``BackendError``) propagate, because they are not the agent's fault.
 
-The action syntax an agent may use (parsed generously; JSON may sit in prose or a code fence):
-
-- a tool call, in any of three forms::
-
-      {"name": "convert", "arguments": {"value": 3, "from_unit": "km"}}
-      {"tool_calls": [{"type": "function", "function": {"name": "convert", "arguments": "{\\"value\\": 3}"}}]}
-      <tool_call>{"name": "convert", "arguments": {"value": 3}}</tool_call>
-
-  (several ``<tool_call>`` blocks or ``tool_calls`` entries are several calls, run in order;
-  ``"arguments"`` may also be a JSON string, or be spelled ``"parameters"``);
-- a final answer, which ends a task: ``{"name": "final_answer", "arguments": {"answer": ...}}``,
-  ``<final_answer>...</final_answer>`` (or ``<final>...</final>``), or a line
-  ``Final answer: ...``;
-- a reply to the user (customer-service style dialogues): ``{"name": "reply", "arguments":
-  {"content": "..."}}``, ``<reply>...</reply>``, or simply text with none of the forms above.
-
-A real tool whose name collides with ``final_answer``/``reply`` wins: ``parse`` knows the tools.
-With the tool names known, a JSON object without arguments whose "name" is no tool (say a user
-record quoted in a reply) is not read as a call. When a text holds several forms, the earliest
-decides (calls before a final answer tag are calls; a JSON call's string arguments may contain tags).
+Reading an agent's text into actions (``ToolCall``, ``FinalAnswer``, ``Reply``, ``ParseError``)
+lives in ``selfgym.toolcalls``, whose docstring gives the full action syntax; every public name
+of it is re-exported here, so ``from selfgym.tools import parse_actions, ToolCall`` works.
 """
 
 from __future__ import annotations
@@ -67,17 +50,18 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
 from selfgym.errors import BackendError, SelfgymError, VerifierError
+from selfgym.toolcalls import (  # re-exported: the action types and parser are part of this API
+    FINAL_NAMES, REPLY_NAMES, Action, FinalAnswer, ParseError, Reply, ToolCall, parse_action, parse_actions,
+)
+from selfgym.toolcalls import (  # noqa: F401  (private helpers, kept importable from here)
+    _BLOCK_LEAD, _CALL_KEY, _END_TAGS, _FENCE, _FINAL_LINE, _OPEN_TOOL_CALL, _TAG, _VALUE_KEYS, _answer_value,
+    _describe, _from_call, _from_object, _json_objects, _looks_like_call, _tool_call_blocks,
+)
 
 __all__ = [
     "Tool", "ToolSet", "ToolCall", "FinalAnswer", "Reply", "ParseError", "ToolResult", "ToolError",
     "ArgumentError", "tool", "parse_action", "parse_actions", "FINAL_NAMES", "REPLY_NAMES",
 ]
-
-FINAL_NAMES = ("final_answer", "answer", "finish", "submit")
-"""Call names that mean "this is my final answer" (unless a real tool has that name)."""
-REPLY_NAMES = ("reply", "respond", "send_message", "say")
-"""Call names that mean "say this to the user" (unless a real tool has that name)."""
-_VALUE_KEYS = ("answer", "content", "message", "text", "value", "result", "response")
 
 
 class ToolError(SelfgymError):
@@ -90,48 +74,6 @@ class ToolError(SelfgymError):
 
 class ArgumentError(ToolError):
     """The arguments of a call do not match the tool's signature (names the argument and fix)."""
-
-
-# ------------------------------------------------------------------------------ actions
-@dataclass
-class ToolCall:
-    """A request to run tool ``name`` with ``arguments`` (``id`` echoes an OpenAI call id)."""
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-    id: str | None = None
-
-    def to_json(self) -> str:
-        """The canonical action string for this call (what oracles emit)."""
-        return json.dumps({"name": self.name, "arguments": self.arguments}, ensure_ascii=False)
-
-
-@dataclass
-class FinalAnswer:
-    """The agent's final answer. ``value`` keeps a JSON value as given; ``text`` is its string."""
-
-    value: Any
-
-    @property
-    def text(self) -> str:
-        return self.value if isinstance(self.value, str) else json.dumps(self.value, ensure_ascii=False)
-
-
-@dataclass
-class Reply:
-    """Text addressed to the user (or plain text that holds no call)."""
-
-    content: str
-
-
-@dataclass
-class ParseError:
-    """The action looked like a call but could not be read; ``message`` says why and the fix."""
-
-    message: str
-
-
-Action = Union[ToolCall, FinalAnswer, Reply, ParseError]
 
 
 @dataclass
@@ -327,14 +269,6 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None, descr
     return mark(fn) if fn is not None else mark
 
 
-def _describe(value: Any) -> str:
-    kind = {str: "string", bool: "boolean", int: "integer", float: "number", list: "list", dict: "object"}
-    text = json.dumps(value, default=repr) if not isinstance(value, str) else repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} ({kind.get(type(value), 'null' if value is None else type(value).__name__)})"
-
-
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -423,177 +357,6 @@ def _coerce(value: Any, ann: Any, where: str) -> Any:
         vtype = args[1] if len(args) == 2 else Any
         return {str(k): _coerce(v, vtype, f"{where}[{k!r}]") for k, v in value.items()}
     return value
-
-
-# ------------------------------------------------------------------------------ parsing
-_TAG = r"<{0}>\s*(.*?)\s*(?:</{0}>|$)"
-_END_TAGS = (("final_answer", FinalAnswer), ("final", FinalAnswer), ("answer", FinalAnswer), ("reply", Reply))
-_FENCE = re.compile(r"```(?:json|tool_call|JSON)?\s*(.*?)```", re.S)
-_FINAL_LINE = re.compile(r"^\s*(?:\*\*)?final[ _]answer(?:\*\*)?\s*[:=]\s*(?:\*\*)?(.*)$", re.I | re.M | re.S)
-
-
-def _json_objects(text: str) -> list[tuple[int, int, Any]]:
-    """Every top-level JSON object in ``text`` as ``(start, end, value)``; prose around is ignored."""
-    decoder = json.JSONDecoder()
-    found, i = [], text.find("{")
-    while i != -1:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i = text.find("{", i + 1)
-            continue
-        found.append((i, end, obj))
-        i = text.find("{", end)
-    return found
-
-
-_OPEN_TOOL_CALL = re.compile(r"<tool_call>", re.I)
-_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')
-_BLOCK_LEAD = re.compile(r"\s*(?:```(?:json)?\s*)?")
-
-
-def _tool_call_blocks(text: str, names: frozenset[str] | None) -> list[Action]:
-    """The calls of every ``<tool_call>{...}</tool_call>`` block (closing tag optional)."""
-    decoder = json.JSONDecoder()
-    out: list[Action] = []
-    pos = 0
-    for m in _OPEN_TOOL_CALL.finditer(text):
-        if m.start() < pos:  # inside the JSON of the previous block
-            continue
-        lead = _BLOCK_LEAD.match(text, m.end())
-        start = lead.end() if lead else m.end()
-        try:
-            if text[start:start + 1] != "{":
-                raise json.JSONDecodeError("expected '{'", text, start)
-            obj, pos = decoder.raw_decode(text, start)
-        except json.JSONDecodeError as exc:
-            out.append(ParseError(f"the <tool_call> block does not hold a valid JSON object ({exc.msg}); write "
-                                  '<tool_call>{"name": "...", "arguments": {...}}</tool_call>'))
-            pos = m.end()
-            continue
-        out.extend(_from_object(obj, names))
-    return out
-
-
-def _looks_like_call(obj: Any, names: frozenset[str] | None) -> bool:
-    """A call object: has arguments, OpenAI keys, or is ``{"name": X}`` with X a tool or end name."""
-    if not isinstance(obj, dict):
-        return False
-    if "tool_calls" in obj or isinstance(obj.get("function"), dict):
-        return True
-    if "name" in obj and ("arguments" in obj or "parameters" in obj):
-        return True
-    name = obj.get("name")
-    return len(obj) == 1 and isinstance(name, str) and (
-        names is None or name in names or name.lower() in FINAL_NAMES + REPLY_NAMES)
-
-
-def _answer_value(arguments: Any) -> Any:
-    if not isinstance(arguments, dict):
-        return arguments
-    for key in _VALUE_KEYS:
-        if key in arguments:
-            return arguments[key]
-    if len(arguments) == 1:
-        return next(iter(arguments.values()))
-    return arguments
-
-
-def _from_call(name: Any, arguments: Any, call_id: Any, tool_names: frozenset[str] | None) -> Action:
-    """One call object -> ToolCall / FinalAnswer / Reply / ParseError."""
-    if not isinstance(name, str) or not name.strip():
-        return ParseError(f'a call needs a "name" string, got {_describe(name)}')
-    name = name.strip()
-    if arguments is None:
-        arguments = {}
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            return ParseError(f"the arguments of {name!r} are not valid JSON ({exc.msg} at position {exc.pos}); "
-                              'write them as an object, e.g. {"name": "%s", "arguments": {...}}' % name)
-    is_tool = tool_names is not None and name in tool_names
-    if not is_tool and name.lower() in FINAL_NAMES:
-        return FinalAnswer(_answer_value(arguments))
-    if not is_tool and name.lower() in REPLY_NAMES:
-        value = _answer_value(arguments)
-        return Reply(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-    if not isinstance(arguments, dict):
-        return ParseError(f"the arguments of {name!r} must be a JSON object of named values, got {_describe(arguments)}")
-    return ToolCall(name, arguments, call_id if isinstance(call_id, str) else None)
-
-
-def _from_object(obj: dict[str, Any], tool_names: frozenset[str] | None) -> list[Action]:
-    if "tool_calls" in obj:
-        calls = obj["tool_calls"]
-        if not isinstance(calls, list) or not calls:
-            return [ParseError('"tool_calls" must be a non-empty list of {"function": {"name", "arguments"}}')]
-        out: list[Action] = []
-        for c in calls:
-            if not isinstance(c, dict):
-                out.append(ParseError(f"each tool_calls entry must be an object, got {_describe(c)}"))
-                continue
-            fn = c.get("function", c)
-            fn = fn if isinstance(fn, dict) else {}
-            out.append(_from_call(fn.get("name"), fn.get("arguments", fn.get("parameters")), c.get("id"), tool_names))
-        return out
-    if isinstance(obj.get("function"), dict):
-        fn = obj["function"]
-        return [_from_call(fn.get("name"), fn.get("arguments", fn.get("parameters")), obj.get("id"), tool_names)]
-    return [_from_call(obj.get("name"), obj.get("arguments", obj.get("parameters")), obj.get("id"), tool_names)]
-
-
-def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Action]:
-    """Read every action in ``text``, in order (see the module docstring for the syntax).
-
-    Returns a non-empty list: tool calls (several when the text holds several), a FinalAnswer,
-    a Reply, or a single ParseError explaining what was wrong. Never raises.
-    ``tool_names``: the real tools, which win over the built-in final/reply names.
-    """
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    names = frozenset(tool_names) if tool_names is not None else None
-    # The earliest of: a <tool_call> block, a bare JSON call object, a final-answer/reply tag.
-    tag = _OPEN_TOOL_CALL.search(text)
-    objects = _json_objects(text)
-    calls = [(start, obj) for start, _, obj in objects if _looks_like_call(obj, names)]
-    ends = [(m.start(), make, m) for name, make in _END_TAGS
-            if (m := re.search(_TAG.format(name), text, re.S | re.I))]
-    first_end = min(ends, key=lambda e: e[0]) if ends else None
-    first = min([p for p in (tag.start() if tag else None, calls[0][0] if calls else None,
-                             first_end[0] if first_end else None) if p is not None], default=None)
-    if tag is not None and tag.start() == first:
-        return _tool_call_blocks(text, names)  # 1. Hermes / Qwen style blocks
-    if calls and calls[0][0] == first:  # 2. bare JSON, in a code fence, or OpenAI "tool_calls"
-        out: list[Action] = []
-        for _, obj in calls:
-            out.extend(_from_object(obj, names))
-        return out
-    if first_end is not None:  # 3. <final_answer>, <final>, <answer>, <reply>
-        return [first_end[1](first_end[2].group(1).strip())]
-    # 4. "Final answer: ..." line.
-    m = _FINAL_LINE.search(text)
-    if m:
-        return [FinalAnswer(m.group(1).strip().strip("*").strip())]
-    # 5. Something that was meant as a call: a call key outside any valid JSON object, or a text
-    #    that is one JSON object without being a call.
-    stripped = text.strip()
-    unfenced = _FENCE.sub(lambda mm: mm.group(1), stripped).strip()
-    broken = any(not any(s <= m.start() < e for s, e, _ in objects) for m in _CALL_KEY.finditer(text))
-    if broken or unfenced.startswith("{"):
-        try:
-            json.loads(unfenced)
-        except json.JSONDecodeError as exc:
-            return [ParseError(f"the call is not valid JSON ({exc.msg}); write one object like "
-                               '{"name": "tool_name", "arguments": {"param": value}}')]
-        return [ParseError('a call must be a JSON object with "name" and "arguments", e.g. '
-                           '{"name": "tool_name", "arguments": {"param": value}}')]
-    return [Reply(stripped)]
-
-
-def parse_action(text: Any, tool_names: Iterable[str] | None = None) -> Action:
-    """The first action in ``text`` (``parse_actions`` gives them all). Never raises."""
-    return parse_actions(text, tool_names)[0]
 
 
 # ------------------------------------------------------------------------------ ToolSet
