@@ -47,7 +47,8 @@ class LlamaCppServer:
     Args:
         gguf: the model file.
         n_parallel: decoding slots (chats decoded at once).
-        ctx_per_slot: context tokens per slot (prompt plus completion).
+        ctx_per_slot: context tokens per slot (prompt plus completion); the cache is unified, so
+            one long chat may use up to ``n_parallel * ctx_per_slot`` while others are short.
         threads: CPU threads for decoding. Default: ``$SELFGYM_LLAMACPP_THREADS``, else half the
             cores (at least 1). llama.cpp's threads spin while they wait, so on a busy machine
             fewer threads are much faster (measured here: 1 thread 5 s, 2 threads 37 s per batch).
@@ -66,6 +67,7 @@ class LlamaCppServer:
         params.model.path = str(path)
         params.n_parallel = int(n_parallel)
         params.n_ctx = int(n_parallel) * int(ctx_per_slot)
+        params.kv_unified = True  # one shared cache: a long prompt may use more than its share
         params.hostnames = ["127.0.0.1"]
         params.verbosity = -1
         threads = threads or default_threads()
