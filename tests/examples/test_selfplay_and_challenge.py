@@ -95,9 +95,9 @@ def test_training_template_masks_only_the_policys_turns():
 @pytest.mark.model
 def test_negotiation_selfplay_clones_above_mean_games_and_grows_the_pool(tmp_path):
     out = tmp_path / "run"
-    proc = run_example("selfplay_negotiation.py", "--rounds", "1", "--warmup-games", "6", "--selfplay-games", "2",
-                       "--pool-games", "2", "--scripted-partners", "", "--max-messages", "6", "--max-tokens", "24",
-                       "--max-length", "512", "--out", str(out))
+    proc = run_example("selfplay_negotiation.py", "--rounds", "1", "--warmup-games", "4", "--selfplay-games", "2",
+                       "--pool-games", "2", "--scripted-partners", "", "--max-messages", "4", "--max-tokens", "16",
+                       "--max-length", "384", "--out", str(out))
     rows = load_jsonl(out / "log.jsonl")
     assert [r["round"] for r in rows] == ["warmup", 0]
     assert "warmup:" in proc.stdout and "round_0:" in proc.stdout
