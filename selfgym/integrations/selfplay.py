@@ -22,7 +22,6 @@ transformers folder (a bigger model on a GPU).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -311,8 +310,3 @@ def bc_summary(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out[f"seat_{seat}"] = {"examples": len(mine), "round_mean": mine[0]["round_mean"] if mine else None,
                                "min_reward": min((e["reward"] for e in mine), default=None)}
     return out
-
-
-def as_dict(obj: Any) -> Any:
-    """A dataclass as a dict (for logs), anything else unchanged."""
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
