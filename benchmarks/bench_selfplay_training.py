@@ -52,7 +52,7 @@ def main() -> None:
             policy.eval_mode()
             secs, games = cpu(lambda: play_round(policy.agent, [], selfplay_games=args.games, pool_games=0, seed=100 * r,
                                                  max_messages=args.max_messages, batch_size=batch))
-            turns[name] = sum(len(g.episodes[0].steps) + len(g.episodes[1].steps) for g in games)
+            turns[name] = sum(len(g.episodes[0].steps) + len(g.episodes[1].steps) for g in games.records)
             results[name].append(secs / turns[name])
         with tempfile.TemporaryDirectory() as tmp:
             secs, _ = cpu(lambda: sft_on_examples(policy, demos.bc_examples, output_dir=tmp, batch_size=4, max_length=512))
