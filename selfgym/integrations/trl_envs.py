@@ -103,13 +103,11 @@ class CodeTaskEnvironment(SelfgymEnvironment):
         return self._act(f"```python\n{code}\n```")
 
 
-class ToolUseEnvironment(SelfgymEnvironment):
-    """ToolUse-v0: call the task's tools, then give the final answer."""
-
-    env_id = "selfgym/ToolUse-v0"
+class _ToolCallingEnvironment(SelfgymEnvironment):
+    """Shared by families whose actions are calls to the task's typed tools."""
 
     def call_tool(self, name: str, arguments: dict) -> str:
-        """Call one of the task's tools (listed in the task description).
+        """Call one of the tools listed in the task description.
 
         Args:
             name: the tool's name.
@@ -119,6 +117,12 @@ class ToolUseEnvironment(SelfgymEnvironment):
             The tool's result, or an error message.
         """
         return self._act(json.dumps({"name": name, "arguments": arguments}))
+
+
+class ToolUseEnvironment(_ToolCallingEnvironment):
+    """ToolUse-v0: call the task's tools, then give the final answer."""
+
+    env_id = "selfgym/ToolUse-v0"
 
     def final_answer(self, answer: str) -> str:
         """Give the final answer to the task; this ends the episode.
@@ -132,22 +136,10 @@ class ToolUseEnvironment(SelfgymEnvironment):
         return self._act(json.dumps({"name": "final_answer", "arguments": {"answer": answer}}))
 
 
-class CustomerServiceEnvironment(SelfgymEnvironment):
+class CustomerServiceEnvironment(_ToolCallingEnvironment):
     """CustomerService-<domain>-v0: use the domain's tools and talk to the simulated user."""
 
     env_id = "selfgym/CustomerService-retail-v0"
-
-    def call_tool(self, name: str, arguments: dict) -> str:
-        """Call one of the service's tools (listed in the policy and task description).
-
-        Args:
-            name: the tool's name.
-            arguments: the tool's arguments as a JSON object.
-
-        Returns:
-            The tool's result, or an error message.
-        """
-        return self._act(json.dumps({"name": name, "arguments": arguments}))
 
     def reply(self, message: str) -> str:
         """Say something to the customer.
