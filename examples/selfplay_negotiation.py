@@ -15,8 +15,6 @@ invalid outputs, the BC set and the training step's effect on the weights.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import time
@@ -65,23 +63,11 @@ class Args:
     """folder for log.jsonl, the rounds' games and BC sets, and snapshots/"""
 
 
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (they become --help text)."""
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(cls)).body[0].body
-    return {node.target.id: str(nxt.value.value) for node, nxt in zip(body, body[1:])
-            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)}
-
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    docs = field_docs(Args)
-    for f in dataclasses.fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                            help=f"{docs.get(f.name, '')} (default: {f.default})")
-    return Args(**vars(parser.parse_args(argv)))
+    from selfgym.integrations.args import parse_dataclass
+
+    return parse_dataclass(Args, argv, description=__doc__)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -11,12 +11,11 @@ trains at a tiny scale in minutes; on a GPU pass ``--model`` a bigger local fold
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -51,30 +50,11 @@ class Args:
     """also save the trained weights into out/model"""
 
 
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (they become --help text)."""
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(cls)).body[0].body
-    docs = {}
-    for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value)
-    return docs
-
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    docs = field_docs(Args)
-    for f in dataclasses.fields(Args):
-        doc = docs.get(f.name, "") + f" (default: {f.default})"
-        kind = type(f.default)
-        if kind is bool:
-            parser.add_argument("--" + f.name.replace("_", "-"), action="store_true", default=f.default, help=doc)
-        else:
-            parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default, help=doc)
-    return Args(**vars(parser.parse_args(argv)))
+    from selfgym.integrations.args import parse_dataclass
+
+    return parse_dataclass(Args, argv, description=__doc__)
 
 
 def evaluate(model, tokenizer, prompts, tasks, reward, max_new_tokens: int) -> float:
