@@ -36,6 +36,7 @@ RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
 HARNESS_IN_SANDBOX = "/opt/selfgym/harness.py"
 LABEL = "org.selfgym.sandbox.owner"
+POOL_LABEL = "org.selfgym.sandbox.pool"  # one value per DockerSandbox instance
 MEMORY_HEADROOM_MB = 64   # the runner and its zygote
 PIDS_HEADROOM = 8
 _client = None
@@ -71,7 +72,7 @@ class DockerWorker(Worker):
     not through the Docker daemon.
     """
 
-    def __init__(self, name: str, api, image: str, limits: Limits, owner: str):
+    def __init__(self, name: str, api, image: str, limits: Limits, owner: str, pool_id: str = ""):
         super().__init__(name)
         self.api = api
         self.id = None
@@ -103,7 +104,7 @@ class DockerWorker(Worker):
                                 "--connect", "/run/selfgym/runner.sock"],
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}", network_disabled=True,
                 working_dir="/work", environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
-                labels={LABEL: owner}, host_config=host_config)["Id"]
+                labels={LABEL: owner, POOL_LABEL: pool_id}, host_config=host_config)["Id"]
             api.start(self.id)
             self._sock, _ = listener.accept()
             self.wait_ready(60.0)
@@ -195,6 +196,7 @@ class DockerSandbox(Sandbox):
                  retries: int = 2, image: str = IMAGE):
         self.image = image
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.pool_id = f"{self.owner}:{id(self):x}"
         self._n = 0
         c = client()
         if not image_exists(c, image):
@@ -209,7 +211,7 @@ class DockerSandbox(Sandbox):
             api = client().api
         except SandboxError:
             raise
-        return DockerWorker(f"docker-{os.getpid()}-{self._n}", api, self.image, self.limits, self.owner)
+        return DockerWorker(f"docker-{os.getpid()}-{self._n}", api, self.image, self.limits, self.owner, self.pool_id)
 
     def _job_limits(self, limits: Limits) -> Limits:
         c = self.limits

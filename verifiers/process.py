@@ -99,7 +99,10 @@ class ProcessSandbox(Sandbox):
     """Local subprocess runners with rlimits and scratch directories (see the module doc)."""
 
     name = "process"
-    harness_path = os.path.join(os.path.dirname(RUNNER), "harness.py")
+    # None: the checker ships harness.py with each job. A path into this package would break
+    # where the package lives under /tmp (each runner mounts a fresh tmpfs there) or in a folder
+    # that jobs, dropped to ``nobody``, cannot read.
+    harness_path = None
 
     def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
                  retries: int = 2, python: str | None = None):

@@ -153,11 +153,11 @@ def assert_unharmed(sb, runner_hash: str) -> None:
             with pytest.raises(BlockingIOError):
                 listener.accept()  # nobody connected
     if sb.name == "docker":
-        from selfgym.verifiers.docker_backend import LABEL
+        from selfgym.verifiers.docker_backend import POOL_LABEL
 
         deadline = time.monotonic() + 15
         while True:
-            ours = sb.api.containers(all=True, filters={"label": f"{LABEL}={sb.owner}"})
+            ours = sb.api.containers(all=True, filters={"label": f"{POOL_LABEL}={sb.pool_id}"})
             if len(ours) <= stats["size"] + 1 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

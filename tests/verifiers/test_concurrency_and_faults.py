@@ -44,11 +44,11 @@ def test_concurrent_verdicts_on_process_backend(process_sandbox):
 
 def _kill_running(sb) -> int:
     """Kill, from outside, every running container of this sandbox; returns how many."""
-    from selfgym.verifiers.docker_backend import LABEL
+    from selfgym.verifiers.docker_backend import POOL_LABEL
 
     n = 0
     try:
-        running = sb.api.containers(filters={"label": f"{LABEL}={sb.owner}", "status": "running"})
+        running = sb.api.containers(filters={"label": f"{POOL_LABEL}={sb.pool_id}", "status": "running"})
     except Exception:  # noqa: BLE001
         return 0
     for c in running:
@@ -108,12 +108,12 @@ def test_containers_dying_every_time_is_an_infra_error_not_a_zero():
 
 @pytest.mark.docker
 def test_pool_heals_after_its_containers_are_removed(docker_sandbox):
-    from selfgym.verifiers.docker_backend import LABEL
+    from selfgym.verifiers.docker_backend import POOL_LABEL
 
     sb = get_sandbox("docker", limits=FAST, pool_size=2)
     try:
         sb.run({"w.py": "print(1)"}, ["python3", "w.py"])
-        for c in sb.api.containers(all=True, filters={"label": f"{LABEL}={sb.owner}"}):
+        for c in sb.api.containers(all=True, filters={"label": f"{POOL_LABEL}={sb.pool_id}"}):
             try:
                 sb.api.remove_container(c["Id"], force=True)
             except Exception:  # noqa: BLE001 - one on its way out already
