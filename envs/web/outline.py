@@ -64,23 +64,13 @@ def render_outline(
 ) -> str:
     """The outline of ``nodes``, skipping ``hidden`` ids (and their descendants), capped at
     ``max_chars`` with a line that says how many elements were left out."""
-    hidden = {str(h) for h in hidden}
+    shown = visible_nodes(nodes, hidden)
     lines: list[str] = []
     used = 0
-    skip_depth: int | None = None
-    nodes = list(nodes)
-    for i, node in enumerate(nodes):
-        depth = int(node.get("depth", 0))
-        if skip_depth is not None:
-            if depth > skip_depth:
-                continue
-            skip_depth = None
-        if str(node["id"]) in hidden:
-            skip_depth = depth
-            continue
-        line = "  " * depth + render_node(node)
+    for i, node in enumerate(shown):
+        line = "  " * int(node.get("depth", 0)) + render_node(node)
         if used + len(line) + 1 > max_chars:
-            lines.append(f"... ({len(nodes) - i} more elements not shown)")
+            lines.append(f"... ({len(shown) - i} more elements not shown)")
             break
         lines.append(line)
         used += len(line) + 1
