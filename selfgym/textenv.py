@@ -16,7 +16,6 @@ never exceptions.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +161,3 @@ class TextEnv(gym.Env):
         info.update(extra)
         return info
 
-
-def is_valid_reward(value: float) -> bool:
-    """True unless ``value`` is the NaN of a masked infrastructure error."""
-    return not (isinstance(value, float) and math.isnan(value))
