@@ -6,12 +6,23 @@ A family subclasses ``TextEnv`` and writes three methods:
 - ``begin(task) -> str``: set up the episode, return the first observation's text;
 - ``act(action: str) -> Outcome``: apply one action (any string), say what came back.
 
+and declares, with one meaning for every family:
+
+- ``action_set() -> ActionSet``: the family's typed actions (``selfgym.actions``), the one
+  declaration from which prompts, ``info["tools"]``, parsing and trainer methods are derived;
+- ``task_set(n=None, seed=0) -> list[Task]``: a deterministic list of distinct tasks with
+  stable ids (the same ``n`` and ``seed`` give the same list; no task twice): the env's whole
+  set (or a default number of generated tasks) when ``n`` is None, else at most ``n`` of them;
+- ``cheat() -> str``: the oracle's next action on the current episode; playing ``cheat()``
+  until the episode ends earns the maximum reward (tested over every registered id);
+- ``find_task(task_id) -> Task``: a task by its id (``reset(options={"task": "<id>"})``).
+
 The base does the rest of the contract: the Gymnasium 5-tuple, ``reset(seed=None, options=None)``
-with ``options={"task": Task | dict}`` (how curricula choose tasks), observations normalised
+with ``options={"task": Task | dict | id}`` (how curricula choose tasks), observations normalised
 into ``observation_space``, ``info`` with ``task_id``, ``messages`` (OpenAI chat format),
 ``tools``, ``difficulty``, ``verdict`` on terminal steps and ``action_error`` when the action
 was malformed, and ``render_mode="ansi"``. Agent mistakes are ``Outcome(action_error=...)``,
-never exceptions.
+never exceptions. An action may be a string, bytes, or a dict (a call object, read as JSON).
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from selfgym.errors import ConfigError
+from selfgym.actions import ActionSet, action_set_of, action_text
+from selfgym.errors import ConfigError, TaskError
 from selfgym.spaces import DEFAULT_ACTION_LENGTH, DEFAULT_OBS_LENGTH, normalize_text, text_space
 from selfgym.types import ON_INFRA_ERROR, Task, Verdict, resolve_reward
 
@@ -90,8 +102,31 @@ class TextEnv(gym.Env):
         """JSON schemas (OpenAI function format) of the tools an agent may call; none by default."""
         return []
 
+    def action_set(self) -> ActionSet | None:
+        """The family's typed actions (see ``selfgym.actions``); None: look in the package's
+        ``actions`` module (``selfgym.actions.action_set_of``)."""
+        return None
+
+    def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
+        """A deterministic list of distinct tasks with stable ids (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement task_set")
+
+    def cheat(self) -> str:
+        """The oracle's next action; played to the end of an episode it earns the maximum reward."""
+        raise NotImplementedError(f"{type(self).__name__} must implement cheat")
+
+    def find_task(self, task_id: str) -> Task:
+        """The task with this id; by default searched in ``task_set()``. Raises TaskError."""
+        for t in self.task_set():
+            if t.id == task_id:
+                return t
+        raise TaskError(f"{type(self).__name__} has no task with id {task_id!r} in its task set; "
+                        "pass the Task itself (or its dict) instead")
+
     def coerce_task(self, value: Any) -> Task:
-        """Turn ``options["task"]`` into a Task; families may also accept ids or their own types."""
+        """Turn ``options["task"]`` into a Task: a Task, its dict, or a task id (``find_task``)."""
+        if isinstance(value, str):
+            return self.find_task(value)
         return Task.coerce(value)
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -111,10 +146,7 @@ class TextEnv(gym.Env):
     def step(self, action: Any):
         if self.task is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        if isinstance(action, (bytes, bytearray)):
-            action = bytes(action).decode("utf-8", errors="replace")
-        elif not isinstance(action, str):
-            action = "" if action is None else str(action)
+        action = self._action_text(action)
         if self._done:
             out = Outcome("The episode has ended; call reset().", reward=0.0, terminated=True,
                           action_error="step() called after the episode ended")
@@ -143,6 +175,17 @@ class TextEnv(gym.Env):
         return None
 
     # ------------------------------------------------------------------ helpers
+    def _action_text(self, action: Any) -> str:
+        """Bytes decoded, a dict (a call object) as the action set reads it, never ``str(dict)``."""
+        if isinstance(action, str):
+            return action
+        if isinstance(action, dict):
+            try:
+                return action_set_of(self).normalize(action)
+            except ConfigError:
+                pass
+        return action_text(action)
+
     def _observe(self, text: str) -> str:
         obs = normalize_text(text, self.max_observation_length)
         self.messages.append({"role": "user", "content": obs})

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-from selfgym.errors import ConfigError
+from selfgym.actions import ActionSet
+from selfgym.errors import ConfigError, TaskError
 from selfgym.envs.arithmetic import task as rules
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import Task
+
+
+def submit_answer(answer: int) -> str:
+    """Give the integer the expression evaluates to.
+
+    Args:
+        answer: the integer answer.
+    """
+    return str(int(answer))
+
+
+ACTIONS = ActionSet.text([submit_answer], help_text="Free text works too: the last integer in your reply is the answer.")
 
 
 class ArithmeticEnv(TextEnv):
@@ -38,18 +52,35 @@ class ArithmeticEnv(TextEnv):
         self.max_attempts = max_attempts
         self.attempts = 0
 
+    def action_set(self) -> ActionSet:
+        return ACTIONS
+
     def sample_task(self, rng: np.random.Generator) -> Task:
         return rules.generate(rng, self.levels[int(rng.integers(len(self.levels)))])
 
     def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
-        """``n`` (default 100) generated tasks over this env's levels, from ``seed``."""
+        """``n`` (default 100) distinct generated tasks over this env's levels, from ``seed``
+        (fewer when the levels have fewer distinct expressions)."""
         rng = np.random.default_rng(seed)
-        return [self.sample_task(rng) for _ in range(100 if n is None else n)]
+        want = 100 if n is None else int(n)
+        found: dict[str, Task] = {}
+        for _ in range(want * 20):
+            if len(found) >= want:
+                break
+            t = self.sample_task(rng)
+            found.setdefault(t.id, t)
+        return list(found.values())
+
+    def find_task(self, task_id: str) -> Task:
+        """A task from its id: ids (``arith/L<level>/<expression>``) carry the whole task."""
+        m = re.fullmatch(r"arith/L([1-5])/([0-9+*-]+)", task_id)
+        if not m or not re.fullmatch(r"\d+([+*-]\d+)*", m.group(2)):
+            raise TaskError(f"{task_id!r} is not an arithmetic task id (arith/L<level>/<expression>)")
+        expr = re.sub(r"([+*-])", r" \1 ", m.group(2))
+        return rules.from_expression(expr, int(m.group(1)))
 
     def begin(self, task: Task) -> str:
         if task.family != "arithmetic":
-            from selfgym.errors import TaskError
-
             raise TaskError(f"ArithmeticEnv needs an arithmetic task, got family {task.family!r}")
         self.attempts = 0
         return task.prompt

@@ -22,6 +22,12 @@ def generate(rng: np.random.Generator, level: int = 1) -> Task:
     operands = [int(rng.integers(1, 10 ** level)) for _ in range(n_operands)]
     ops = [OPS[int(rng.integers(len(OPS)))] for _ in range(n_operands - 1)]
     expr = str(operands[0]) + "".join(f" {op} {x}" for op, x in zip(ops, operands[1:]))
+    return from_expression(expr, level)
+
+
+def from_expression(expr: str, level: int) -> Task:
+    """The task of a generated expression at ``level`` (what a task id names)."""
+    n_operands = len(re.findall(r"\d+", expr))
     answer = _evaluate(expr)
     return Task(
         id=f"arith/L{level}/{expr.replace(' ', '')}",
