@@ -31,6 +31,7 @@ __all__ = ["BACKENDS", "OUTCOMES", "Limits", "Result", "Sandbox", "default_sandb
 
 BACKENDS = ("docker", "process", "auto")
 ENV_VAR = "SELFGYM_SANDBOX"
+POOL_SIZE_VAR = "SELFGYM_POOL_SIZE"
 log = logging.getLogger("selfgym.sandbox")
 _default: Sandbox | None = None
 _default_lock = threading.Lock()
@@ -77,12 +78,28 @@ def get_sandbox(backend: str = "auto", limits: Limits | None = None, **options) 
     return DockerSandbox(limits, **options)
 
 
+def pool_size_setting() -> int | None:
+    """``$SELFGYM_POOL_SIZE`` (warm workers of the shared sandbox) as an int, or None when unset."""
+    raw = os.environ.get(POOL_SIZE_VAR, "").strip()
+    if not raw:
+        return None
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigError(f"${POOL_SIZE_VAR} must be a whole number >= 1, got {raw!r}")
+    return size
+
+
 def default_sandbox() -> Sandbox:
-    """The process-wide shared sandbox (backend from $SELFGYM_SANDBOX, default "auto"), closed at exit."""
+    """The process-wide shared sandbox (backend from $SELFGYM_SANDBOX, default "auto"; warm
+    workers from $SELFGYM_POOL_SIZE, default the CPU count, at least 2), closed at exit."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = get_sandbox(os.environ.get(ENV_VAR, "auto"))
+            size = pool_size_setting()
+            _default = get_sandbox(os.environ.get(ENV_VAR, "auto"), **({"pool_size": size} if size else {}))
             atexit.register(_close_default)
         return _default
 
