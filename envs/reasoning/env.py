@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from selfgym.actions import ActionSet
 from selfgym.envs.reasoning import bridge
 from selfgym.envs.reasoning import integration as calculus
 from selfgym.errors import ConfigError, TaskError
@@ -18,8 +19,23 @@ from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
 
+def submit_answer(answer: str) -> str:
+    """Give your final answer to the problem.
+
+    Args:
+        answer: the answer alone, in the form the problem asks for.
+    """
+    return f"<answer>{answer}</answer>"
+
+
+ACTIONS = ActionSet.text([submit_answer], help_text="Or write free text with the answer inside <answer></answer>.")
+
+
 class _AnswerEnv(TextEnv):
     """Shared episode logic: up to ``max_attempts`` answers, the verdict ends the episode."""
+
+    def action_set(self) -> ActionSet:
+        return ACTIONS
 
     def __init__(self, max_attempts: int = 1, **kwargs: Any):
         super().__init__(max_observation_length=8192, max_action_length=8192, **kwargs)
@@ -130,6 +146,15 @@ class ReasoningEnv(_AnswerEnv):
     def cheat(self) -> str:
         """The oracle action for the current task (the reference answer)."""
         return bridge.cheat(self.task)
+
+    def find_task(self, task_id: str) -> Task:
+        """A task from its id (``reasoning/<dataset>/L<level>/s<seed>/<index>``, this env's config)."""
+        parts = task_id.split("/")
+        if len(parts) == 5 and parts[0] == "reasoning" and parts[2][1:].isdigit() and parts[3][1:].isdigit() \
+                and parts[4].isdigit():
+            bridge.check_dataset(parts[1])
+            return bridge.make_task(parts[1], int(parts[2][1:]), int(parts[3][1:]), int(parts[4]), self.config)
+        raise TaskError(f"{task_id!r} is not a reasoning task id (reasoning/<dataset>/L<level>/s<seed>/<index>)")
 
 
 class IntegrationEnv(_AnswerEnv):
