@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from selfgym.actions import ActionSet
 from selfgym.errors import ConfigError, TaskError
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
@@ -65,6 +66,18 @@ def feedback_text(verdict: Verdict, detail: str, attempt: int, max_attempts: int
             body = body[: max(0, chars - 40)].rstrip() + f"\n...[feedback cut at {chars} characters]"
         body = "\n" + body
     return f"{head}{body}\n{tail}"
+
+
+def submit_solution(code: str) -> str:
+    """Submit a complete Python solution; the hidden checks run on it.
+
+    Args:
+        code: the full Python source defining the requested function.
+    """
+    return f"```python\n{code.rstrip()}\n```"
+
+
+ACTIONS = ActionSet.text([submit_solution], help_text="Or answer with the complete code in one ```python block.")
 
 
 class CodeTaskEnv(TextEnv):
@@ -120,16 +133,31 @@ class CodeTaskEnv(TextEnv):
         self.scores: list[float] = []
 
     # ------------------------------------------------------------------ tasks
+    def action_set(self) -> ActionSet:
+        return ACTIONS
+
     def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
-        """The source's tasks (a snapshot of a pool), or ``n`` of them drawn with ``seed``."""
+        """The source's tasks (a snapshot of a pool), or ``min(n, len)`` distinct ones drawn with ``seed``."""
         tasks = self.source.tasks() if isinstance(self.source, TaskPool) else list(self.source)
         if n is None:
             return tasks
         if not tasks:
             return []
         rng = np.random.default_rng(seed)
-        idx = rng.choice(len(tasks), size=n, replace=n > len(tasks))
+        idx = rng.choice(len(tasks), size=min(int(n), len(tasks)), replace=False)
         return [tasks[int(i)] for i in idx]
+
+    def find_task(self, task_id: str) -> Task:
+        """A task by id: from this env's source, else from the bundled set or HumanEval (``humaneval/<n>``)."""
+        tasks = self.source.tasks() if isinstance(self.source, TaskPool) else self.source
+        for t in tasks:
+            if t.id == task_id:
+                return t
+        others = resolve_source("humaneval") if task_id.startswith("humaneval/") else resolve_source("bundled")
+        for t in others:
+            if t.id == task_id:
+                return t
+        raise TaskError(f"no code task with id {task_id!r} in this env's source, the bundled set or HumanEval")
 
     def sample_task(self, rng: np.random.Generator) -> Task:
         if isinstance(self.source, TaskPool):
@@ -137,7 +165,7 @@ class CodeTaskEnv(TextEnv):
         return self.source[int(rng.integers(len(self.source)))]
 
     def coerce_task(self, value: Any) -> Task:
-        task = value if isinstance(value, Task) else to_task(value)
+        task = value if isinstance(value, Task) else self.find_task(value) if isinstance(value, str) else to_task(value)
         if task.family != FAMILY:
             raise TaskError(f"CodeTaskEnv needs a task of family {FAMILY!r}, got {task.family!r}")
         return task
