@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from selfgym.actions import ActionSet
 from selfgym.errors import BackendError, ConfigError, TaskError, VerifierError
 from selfgym.envs.tooluse import tasks as rules
 from selfgym.envs.tooluse.domains import DOMAINS
@@ -64,7 +65,22 @@ class ToolUseEnv(TextEnv):
             raise ConfigError(f"no task left for domains {self.domains}")
         self.toolset: ToolSet | None = None
         self._toolsets: dict[str, ToolSet] = {}  # the domains are stateless: build each set once
+        self._actions: ActionSet | None = None
         self.turn = 0
+
+    def _toolset(self, domain: str) -> ToolSet:
+        if domain not in self._toolsets:
+            self._toolsets[domain] = DOMAINS[domain].toolset()
+        return self._toolsets[domain]
+
+    def action_set(self) -> ActionSet:
+        """Every tool of this env's domains (each once) plus ``final_answer``.
+
+        An episode's task uses one domain: ``info["tools"]`` and the first observation list
+        that domain's tools; a call to another domain's tool is an error observation."""
+        if self._actions is None:
+            self._actions = ActionSet.calls([self._toolset(d) for d in self.domains], final=True)
+        return self._actions
 
     # ------------------------------------------------------------------ task sets
     def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
@@ -90,13 +106,10 @@ class ToolUseEnv(TextEnv):
     # ------------------------------------------------------------------ episode
     def begin(self, task: Task) -> str:
         rules.validate(task)
-        domain = task.payload["domain"]
-        if domain not in self._toolsets:
-            self._toolsets[domain] = DOMAINS[domain].toolset()
-        self.toolset = self._toolsets[domain]
+        self.toolset = self._toolset(task.payload["domain"])
         self.turn = 0
-        return (f"{task.prompt}\n\n{self.toolset.instructions(final=True)}\n\n"
-                f"You have {self.max_turns} turns.")
+        actions = ActionSet.calls(self.toolset, final=True)
+        return f"{task.prompt}\n\n{actions.instructions()}\n\nYou have {self.max_turns} turns."
 
     def tools(self) -> list[dict[str, Any]]:
         return self.toolset.schemas() if self.toolset is not None else []
