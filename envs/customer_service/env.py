@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from selfgym.actions import ActionSet
 from selfgym.agent import Agent
 from selfgym.envs.customer_service import tasks as task_lists
 from selfgym.envs.customer_service.data import DOMAINS
@@ -82,6 +83,13 @@ class CustomerServiceEnv(TextEnv):
         self.tasks = task_lists.task_list(domain, tasks, split, include_no_change)
         self.conversation: Conversation | None = None
         self._idle_tools = new_domain(domain)[1].schemas()
+        self._actions: ActionSet | None = None
+
+    def action_set(self) -> ActionSet:
+        """The domain's tools plus ``reply`` (say something to the customer)."""
+        if self._actions is None:
+            self._actions = ActionSet.calls(new_domain(self.domain)[1], reply=True)
+        return self._actions
 
     def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
         """The env's task list (``n=None``), or ``n`` of its tasks in a seeded order."""
