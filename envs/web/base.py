@@ -26,6 +26,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from typing import Literal
+
+from selfgym.actions import ActionSet
 from selfgym.envs.web.actions import ActionError, WebAction, action_help, parse_action, tool_schemas
 from selfgym.envs.web.outline import DEFAULT_MAX_CHARS, render_observation, visible_nodes
 from selfgym.errors import ConfigError, VerifierError
@@ -43,6 +46,83 @@ SYSTEM_PROMPT = (
     "You operate a web page to complete the instruction. Each observation lists the page's elements "
     "as [id] role 'name' value=... states. Reply with one action.\n" + action_help()
 )
+
+
+# The web actions as typed functions (one per ``actions.ACTIONS`` entry); each returns the
+# BrowserGym-style call string that ``actions.parse_action`` reads.
+def click(id: str) -> str:
+    """Click the element with this id.
+
+    Args:
+        id: the element's id in the outline.
+    """
+    return f"click({id!r})"
+
+
+def fill(id: str, text: str) -> str:
+    """Clear the text field with this id and type the text into it.
+
+    Args:
+        id: the text field's id in the outline.
+        text: what to type.
+    """
+    return f"fill({id!r}, {text!r})"
+
+
+def select_option(id: str, option: str) -> str:
+    """Choose the option with this label in the drop-down list with this id.
+
+    Args:
+        id: the drop-down list's id in the outline.
+        option: the label of the option to choose.
+    """
+    return f"select_option({id!r}, {option!r})"
+
+
+def press(key: str, id: str = "") -> str:
+    """Press a key (Enter, Tab, Backspace, ArrowDown, ...) on the element with this id, or on the focused one.
+
+    Args:
+        key: the key's name.
+        id: the element's id; empty for the focused element.
+    """
+    return f"press({id!r}, {key!r})" if id else f"press({key!r})"
+
+
+def scroll(direction: Literal["up", "down"]) -> str:
+    """Scroll the page up or down.
+
+    Args:
+        direction: "up" or "down".
+    """
+    return f"scroll({direction!r})"
+
+
+def hover(id: str) -> str:
+    """Move the mouse over the element with this id.
+
+    Args:
+        id: the element's id in the outline.
+    """
+    return f"hover({id!r})"
+
+
+def noop() -> str:
+    """Do nothing for one step (let the page update)."""
+    return "noop()"
+
+
+def send_msg_to_user(text: str) -> str:
+    """Send a message to the user, for example to ask for information the instruction does not give.
+
+    Args:
+        text: the message.
+    """
+    return f"send_msg_to_user({text!r})"
+
+
+ACTIONS = ActionSet.text([click, fill, select_option, press, scroll, hover, noop, send_msg_to_user],
+                         help_text="Reply with exactly one action call, e.g. click('12') or fill('16', 'hello').")
 
 
 class WebEnvBase(TextEnv):
@@ -96,6 +176,9 @@ class WebEnvBase(TextEnv):
     # ------------------------------------------------------------------ TextEnv hooks
     def tools(self) -> list[dict[str, Any]]:
         return tool_schemas()
+
+    def action_set(self) -> ActionSet:
+        return ACTIONS
 
     def begin(self, task: Task) -> str:
         self.steps = 0
