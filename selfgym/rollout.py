@@ -41,6 +41,7 @@ class _Slot:
     info: dict[str, Any] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     started: float = 0.0
+    started_at: float = 0.0  # wall clock (time.time) when the episode began
 
 
 def _as_env_list(envs: Any) -> list[Any]:
@@ -86,7 +87,8 @@ def rollout(
         keep_chats: store the exact chat the model saw on each step (``info["chat"]``).
         on_episode: called with each finished Episode (progress bars).
     Returns:
-        Episodes in the order they finished; ``metadata`` has job, trial, seconds, tokens, messages.
+        Episodes in the order they finished; ``metadata`` has job, trial, seconds (the episode's
+        own duration), ``started_at`` / ``ended_at`` (wall clock), tokens, messages.
     """
     if episodes < 0 or trials < 1 or max_steps < 1:
         raise ConfigError(f"need episodes >= 0, trials >= 1, max_steps >= 1; got {episodes}, {trials}, {max_steps}")
@@ -99,7 +101,8 @@ def rollout(
 
     def start(i: int, job: int, trial: int) -> None:
         options = {"task": tasks[job % len(tasks)]} if tasks else {}
-        slot = _Slot(job=job, trial=trial, seed=seed + job, options=options, started=time.perf_counter())
+        slot = _Slot(job=job, trial=trial, seed=seed + job, options=options, started=time.perf_counter(),
+                     started_at=time.time())
         slot.obs, slot.info = pool[i].reset(seed=slot.seed, options=options or None)
         slots[i] = slot
 
@@ -157,6 +160,7 @@ def rollout(
                 metadata={
                     "job": slot.job, "trial": slot.trial, "family": info.get("family"),
                     "difficulty": info.get("difficulty"), "seconds": time.perf_counter() - slot.started,
+                    "started_at": slot.started_at, "ended_at": time.time(),
                     "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
                     "messages": info.get("messages"), "options": slot.options or None,
                 },
@@ -173,7 +177,12 @@ def rollout(
 
 # ------------------------------------------------------------------------- summaries
 def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
-    """Totals a run table needs: episodes, jobs, success rates, mean reward, tokens, seconds."""
+    """Totals a run table needs: episodes, jobs, success rates, mean reward, tokens, seconds.
+
+    ``seconds`` is wall time: from the first episode's start to the last one's end (episodes run
+    side by side, so adding their durations would count overlapping time several times; that
+    sum is ``episode_seconds``). Episodes saved without start/end stamps fall back to the sum.
+    """
     n = len(episodes)
     rewards = [e.total_reward for e in episodes if not math.isnan(e.total_reward)]
     jobs: dict[Any, bool] = {}
@@ -181,6 +190,13 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
         key = (e.env_id, e.metadata.get("job"))
         jobs[key] = jobs.get(key, False) or e.success
     first = [e for e in episodes if e.metadata.get("trial", 1) == 1]
+    episode_seconds = sum(float(e.metadata.get("seconds", 0.0)) for e in episodes)
+    starts = [e.metadata.get("started_at") for e in episodes]
+    ends = [e.metadata.get("ended_at") for e in episodes]
+    if episodes and all(isinstance(t, (int, float)) for t in starts + ends):
+        wall = max(ends) - min(starts)
+    else:
+        wall = episode_seconds
     return {
         "episodes": n,
         "jobs": len(jobs),
@@ -190,7 +206,8 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
         "invalid_rewards": n - len(rewards),
         "tokens": sum(int(e.metadata.get("completion_tokens", 0)) for e in episodes),
         "steps": sum(len(e.steps) for e in episodes),
-        "seconds": sum(float(e.metadata.get("seconds", 0.0)) for e in episodes),
+        "seconds": wall,
+        "episode_seconds": episode_seconds,
     }
 
 
