@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from selfgym.actions import ActionSet
 from selfgym.errors import ConfigError, TaskError
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
@@ -79,6 +80,26 @@ def _validity_verdict(report: ValidationReport, reward: float) -> Verdict:
                    checks=checks, error=None if report.valid else "; ".join(report.problems)[:500])
 
 
+def propose_task(instruction: str, signature: str, solution: str, verification: str,
+                 failure_cases: list[str]) -> str:
+    """Propose a new programming task; the sandbox validates every part of it.
+
+    Args:
+        instruction: what the function must do, for the solver.
+        signature: the function's signature line, e.g. def sum_even(xs: list[int]) -> int
+        solution: a correct, complete solution (Python source).
+        verification: test functions def test_<name>(candidate): that assert on the candidate.
+        failure_cases: three or more plausible wrong solutions the tests must reject.
+    """
+    cases = "\n".join(f"<failure_case>\n```python\n{c.rstrip()}\n```\n</failure_case>" for c in failure_cases)
+    return (f"<instruction>{instruction.strip()}</instruction>\n<signature>{signature.strip()}</signature>\n"
+            f"<solution>\n```python\n{solution.rstrip()}\n```\n</solution>\n"
+            f"<verification>\n```python\n{verification.rstrip()}\n```\n</verification>\n{cases}")
+
+
+ACTIONS = ActionSet.text([propose_task], help_text="Or write the task in the tagged form of the brief's example.")
+
+
 class CodeChallengeEnv(TextEnv):
     """Propose CaT tasks; rewarded for validity (x learnability). See the module docstring.
 
@@ -118,6 +139,9 @@ class CodeChallengeEnv(TextEnv):
         self.min_failure_cases = int(min_failure_cases)
         self.sandbox, self.limits = sandbox, limits
         self.attempt = 0
+
+    def action_set(self) -> ActionSet:
+        return ACTIONS
 
     def task_set(self, n: int | None = None, seed: int = 0) -> list[Task]:
         """One brief per (topic, level), or ``n`` briefs drawn with ``seed``."""
