@@ -16,8 +16,14 @@ Observation (a ``Dict``):
 ``info`` per player: ``task_id``, ``family``, ``messages`` (the player's whole chat, OpenAI
 format, rejected outputs and their errors included), ``tools``, ``difficulty``, ``seat``, ``to_move``;
 ``action_error`` after a rejected output; ``metrics`` and ``verdict`` once the game is over.
-Rewards come only at the end (see ``rules``); the 50-message cap is a truncation, every other
-end a termination.
+``rules`` (``info["rules"]``) names the rule set. Rewards come only at the end (see ``rules``);
+the 50-message cap is a truncation, every other end a termination.
+
+``rules="lm-selfplay"`` plays lm-selfplay's exact rules, texts and context sampling: contexts
+come from an original-format file (``contexts=<path>``, else the path in the environment
+variable ``SELFGYM_NEGOTIATION_CONTEXTS``), and, as that code draws ``randint(0, 4085)`` over
+the 4,086 pairs of ``selfplay.txt``, a file's last pair is never drawn. ``contexts="generated"``
+uses selfgym's generator instead.
 
 AEC: ``agent_selection`` is the player to move (the same one again after a rejected output).
 Parallel: every step takes a dict of actions, applies only the mover's (the other's is
@@ -40,6 +46,7 @@ from pettingzoo import AECEnv, ParallelEnv
 from selfgym.errors import ConfigError
 from selfgym.envs.negotiation import contexts as ctxs
 from selfgym.envs.negotiation import metrics, rules
+from selfgym.envs.negotiation import rules as rules_mod
 from selfgym.envs.negotiation.dialogue import Dialogue
 from selfgym.envs.negotiation.rules import Context
 from selfgym.spaces import normalize_text, text_space
@@ -59,7 +66,16 @@ def fit_text(text: str, max_length: int) -> str:
     return normalize_text(text, max_length)
 
 
-def _context_source(contexts: Any) -> list[Context] | None:
+CONTEXTS_ENV = "SELFGYM_NEGOTIATION_CONTEXTS"
+
+
+def _context_source(contexts: Any, rules_: str = "selfgym") -> list[Context] | None:
+    if contexts is None and rules_ == "lm-selfplay":
+        contexts = os.environ.get(CONTEXTS_ENV)
+        if not contexts:
+            raise ConfigError(
+                "rules='lm-selfplay' samples contexts from the original selfplay.txt: pass contexts=<path to "
+                f"selfplay.txt> or set {CONTEXTS_ENV}, or pass contexts='generated' for selfgym's generator")
     if contexts is None or contexts == "generated":
         return None
     if isinstance(contexts, (str, os.PathLike)):
@@ -76,13 +92,19 @@ class _NegotiationBase:
     metadata = {"name": "selfgym_negotiation_v0", "render_modes": RENDER_MODES, "render_fps": 1}
 
     def __init__(self, objective: str = "semi_competitive", contexts: Any = None, max_messages: int = rules.MAX_MESSAGES,
-                 max_invalid: int = rules.MAX_INVALID, max_text_length: int = 8192, render_mode: str | None = None):
+                 max_invalid: int = rules.MAX_INVALID, max_text_length: int = 8192, render_mode: str | None = None,
+                 rules: str = "selfgym"):
         if render_mode not in (None, *RENDER_MODES):
             raise ConfigError(f"render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
         if max_messages < 2 or max_invalid < 1:
             raise ConfigError(f"need max_messages >= 2 and max_invalid >= 1, got {max_messages}, {max_invalid}")
-        self.objective = rules.canonical_objective(objective)
-        self.contexts = _context_source(contexts)
+        self.objective = rules_mod.canonical_objective(objective)
+        self.rules = rules_mod.check_rules(rules)
+        self.contexts = _context_source(contexts, self.rules)
+        # lm-selfplay never draws the last pair of its file (numpy's randint(0, 4085) over 4,086 pairs).
+        from_file = isinstance(contexts, (str, os.PathLike)) or (contexts is None and self.contexts is not None)
+        n = len(self.contexts) if self.contexts else 0
+        self._drawn = max(1, n - 1) if self.rules == "lm-selfplay" and from_file else n
         self.max_messages = int(max_messages)
         self.max_invalid = int(max_invalid)
         self.max_text_length = int(max_text_length)
@@ -90,8 +112,8 @@ class _NegotiationBase:
         self.possible_agents = list(AGENTS)
         space = spaces.Dict({
             "text": text_space(self.max_text_length),
-            "counts": spaces.Box(0, rules.MAX_COUNT, (3,), np.int64),
-            "values": spaces.Box(0, rules.MAX_VALUE, (3,), np.int64),
+            "counts": spaces.Box(0, rules_mod.MAX_COUNT, (3,), np.int64),
+            "values": spaces.Box(0, rules_mod.MAX_VALUE, (3,), np.int64),
             "turn": spaces.Discrete(self.max_messages + 1),
             "to_move": spaces.Discrete(2),
             "must_propose": spaces.Discrete(2),
@@ -130,7 +152,7 @@ class _NegotiationBase:
             if self.contexts is None:
                 ctx = ctxs.generate_context(self.rng)
             else:
-                ctx = self.contexts[self.rng.randrange(len(self.contexts))]
+                ctx = self.contexts[self.rng.randrange(self._drawn)]
             task = ctxs.cached_task(ctx)
         starter = self.rng.randrange(2)
         if options.get("starter") is not None:
@@ -139,7 +161,7 @@ class _NegotiationBase:
                 raise ConfigError(f"options['starter'] must be 0 or 1, got {options['starter']!r}")
         objective = rules.canonical_objective(options.get("objective", self.objective))
         self.task = task
-        self.dialogue = Dialogue(ctx, objective, starter, self.max_messages, self.max_invalid)
+        self.dialogue = Dialogue(ctx, objective, starter, self.max_messages, self.max_invalid, self.rules)
         self._arrays = _arrays(ctx)
 
     def _observation(self, seat: int) -> dict[str, Any]:
@@ -163,6 +185,7 @@ class _NegotiationBase:
         info = {
             "task_id": self.task.id,
             "family": "negotiation",
+            "rules": self.rules,
             "messages": [m.copy() for m in d.chats[seat]],
             "tools": [],
             "difficulty": dict(self.task.difficulty),
@@ -338,7 +361,8 @@ def env(**kwargs: Any) -> NegotiationAECEnv:
 
     Kwargs: ``objective`` (``semi_competitive`` | ``cooperative`` | ``competitive``),
     ``contexts`` (None: the generator; a path to an original-format file; or a list of
-    Contexts/Tasks), ``max_messages`` (50), ``max_invalid`` (5), ``max_text_length``, ``render_mode``.
+    Contexts/Tasks), ``max_messages`` (50), ``max_invalid`` (5), ``max_text_length``, ``render_mode``,
+    ``rules`` (``"selfgym"`` or ``"lm-selfplay"``, see the module docstring).
     """
     return NegotiationAECEnv(**kwargs)
 

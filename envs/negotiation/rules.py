@@ -13,6 +13,19 @@ other sees ``prompts.PROPOSAL_NOTICE`` (never the proposal itself) and must prop
 proposal ends the game. The two proposals make a deal only when they add up exactly to the item
 counts. At most ``max_messages`` accepted outputs are exchanged.
 
+**Two rule sets** (``rules=``): ``"selfgym"`` (the default, described above) and
+``"lm-selfplay"``, the exact rules of the lm-selfplay code (Liao, Tomlin and Klein, 2024):
+
+- an output is first cut at ``[END]`` (else at ``[end]``) and stripped; a proposal keeps only its
+  first line (``postprocess_lm_selfplay``);
+- ``[message]``/``[propose]`` are matched case-sensitively, also in proposals (``1 Books`` is
+  not a proposal); a repeated tag is an error only in a message, and only from the eleventh
+  character on (``[message][message] hi`` passes, as there);
+- a proposal is checked on the text after its last ``[propose]``, and its three counts are the
+  first three numbers of the whole output;
+- an abort is an accepted ``[ABORT]`` output of the aborting player, so it counts towards the
+  dialogue's length and appears in both players' transcripts.
+
 Scores: ``s_i = values_i . keep_i`` on a deal. Rewards by objective: ``semi_competitive`` gives
 ``s_i``, ``cooperative`` gives ``s_0 + s_1`` to both, ``competitive`` gives ``s_i - s_j``. No deal,
 an abort or the message cap gives 0 to both under every objective.
@@ -39,6 +52,10 @@ MIN_COUNT, MAX_COUNT = 1, 4
 MIN_TOTAL, MAX_TOTAL = 5, 7
 MAX_VALUE = 10
 
+RULES = ("selfgym", "lm-selfplay")
+END_TOKENS = ("[END]", "[end]")
+ABORT_TOKEN = "[ABORT]"
+
 MESSAGE, PROPOSE, INVALID = "message", "propose", "invalid"
 DEAL, NO_DEAL, ABORTED, CAPPED = "deal", "no_deal", "aborted", "cap"
 
@@ -52,6 +69,15 @@ ERR_THREE_NUMBERS = "a proposal must contain exactly three numbers: books, hats,
 ERR_ABOVE_TOTAL = "a proposal cannot keep more items of a kind than the pool holds."
 
 _NUMBER = re.compile(r"\d+")
+
+
+def check_rules(name: str) -> str:
+    """``name`` if it is a rule set in ``RULES``, else a ConfigError that lists them."""
+    if name not in RULES:
+        from selfgym.errors import ConfigError
+
+        raise ConfigError(f"rules must be one of {RULES}, got {name!r}")
+    return name
 
 
 def canonical_objective(name: str) -> str:
@@ -159,6 +185,21 @@ def is_pareto_optimal(ctx: Context, keep0: Sequence[int]) -> bool:
     return not any(u2 >= u and v2 >= v and (u2 > u or v2 > v) for _, u2, v2 in split_values(ctx))
 
 
+@functools.lru_cache(maxsize=8192)
+def objective_points(ctx: Context, objective: str) -> frozenset[tuple[float, float]]:
+    """Both players' rewards under ``objective`` for every split of the pool."""
+    return frozenset(rewards(objective, (u, v)) for _, u, v in split_values(ctx))
+
+
+def is_pareto_optimal_under(ctx: Context, objective: str, reward0: float, reward1: float) -> bool:
+    """lm-selfplay's Pareto check: no split gives both players at least these rewards under
+    ``objective`` and one of them more. It applies to any game, a deal or not (no deal is
+    ``(0, 0)``); under the competitive objective (zero-sum) every outcome passes."""
+    objective = canonical_objective(objective)
+    return not any(a >= reward0 and b >= reward1 and (a > reward0 or b > reward1)
+                   for a, b in objective_points(ctx, objective))
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A parsed output: its kind (message/propose/invalid), content, proposal and error reason."""
@@ -198,9 +239,59 @@ def parse_output(text: str, counts: Sequence[int], *, must_propose: bool, first_
     return Parsed(INVALID, error=ERR_FORMAT)
 
 
+def postprocess_lm_selfplay(raw: str) -> str:
+    """lm-selfplay's post-processing of a model output: strip, cut at the first ``[END]`` (or, if
+    there is none, at the first ``[end]``) and strip again; a proposal keeps its first line only."""
+    text = raw.strip()
+    for end in END_TOKENS:
+        if end in text:
+            text = text.split(end)[0].strip()
+            break
+    if text.startswith("[propose]"):
+        text = text.split("\n")[0]
+    return text
+
+
+def parse_output_lm_selfplay(raw: str, counts: Sequence[int], *, must_propose: bool, first_move: bool) -> Parsed:
+    """Validate one raw output under lm-selfplay's rules (see the module docstring); never raises.
+
+    ``content`` is the post-processed, stripped text (for a rejected output too: what the player
+    sees of its own attempt in its prompt).
+    """
+    text = postprocess_lm_selfplay(raw)
+    s = text.strip()
+    if s.startswith("[propose]"):
+        if first_move:
+            return Parsed(INVALID, content=s, error=ERR_OPENING_PROPOSAL)
+        body = text.split("[propose]")[-1].strip()
+        if not -1 < body.find("book") < body.find("hat") < body.find("ball"):
+            return Parsed(INVALID, content=s, error=ERR_ORDER)
+        numbers = [int(x) for x in _NUMBER.findall(body)]
+        if len(numbers) != 3:
+            return Parsed(INVALID, content=s, error=ERR_THREE_NUMBERS)
+        if not all(0 <= k <= n for k, n in zip(numbers, counts)):
+            return Parsed(INVALID, content=s, error=ERR_ABOVE_TOTAL)
+        keep = tuple(int(x) for x in _NUMBER.findall(text)[:3])
+        return Parsed(PROPOSE, content=s, proposal=keep)
+    if s.startswith("[message]"):
+        if "[message]" in s[10:] or "[propose]" in s[10:]:
+            return Parsed(INVALID, content=s, error=ERR_TWO_MOVES)
+        if must_propose:
+            return Parsed(INVALID, content=s, error=ERR_MUST_PROPOSE)
+        return Parsed(MESSAGE, content=s)
+    return Parsed(INVALID, content=s, error=ERR_FORMAT)
+
+
+PARSERS = {"selfgym": parse_output, "lm-selfplay": parse_output_lm_selfplay}
+
+
 @dataclass
 class Move:
-    """What one call to ``Game.play`` did. ``delivered`` is what the partner reads (None if nothing)."""
+    """What one call to ``Game.play`` did. ``delivered`` is what the partner reads (None if nothing).
+
+    ``text`` is the output as the rules keep it (post-processed under lm-selfplay's rules);
+    Under lm-selfplay's rules the invalid output that aborts the game also adds the aborting
+    player's ``[ABORT]`` message to ``Game.messages``."""
 
     seat: int
     kind: str
@@ -227,6 +318,7 @@ class Game:
     starter: int = 0
     max_messages: int = MAX_MESSAGES
     max_invalid: int = MAX_INVALID
+    rules: str = "selfgym"
     current: int = field(init=False)
     proposals: list = field(init=False)
     messages: list = field(init=False)
@@ -236,6 +328,7 @@ class Game:
 
     def __post_init__(self):
         self.objective = canonical_objective(self.objective)
+        self._parse = PARSERS[check_rules(self.rules)]
         self.current = int(self.starter)
         self.proposals = [None, None]
         self.messages = []
@@ -255,19 +348,21 @@ class Game:
         if self.outcome is not None:
             raise RuntimeError("the game is over")
         seat = self.current
-        parsed = parse_output(text, self.context.counts, must_propose=self.proposals[1 - seat] is not None,
-                              first_move=not self.messages)
+        parsed = self._parse(text, self.context.counts, must_propose=self.proposals[1 - seat] is not None,
+                             first_move=not self.messages)
         if parsed.kind == INVALID:
             self.invalid[seat] += 1
             self.invalid_in_row += 1
             if self.invalid_in_row >= self.max_invalid:
                 self.outcome = ABORTED
-            return Move(seat, INVALID, text, error=parsed.error)
+                if self.rules == "lm-selfplay":
+                    self.messages.append((seat, ABORT_TOKEN))
+            return Move(seat, INVALID, parsed.content if self.rules == "lm-selfplay" else text, error=parsed.error)
         self.invalid_in_row = 0
         self.messages.append((seat, parsed.content))
         if parsed.kind == PROPOSE:
             self.proposals[seat] = parsed.proposal
-            delivered = prompts.PROPOSAL_NOTICE
+            delivered = prompts.proposal_notice(self.rules)
             if self.proposals[1 - seat] is not None:
                 self.outcome = DEAL if self.deal() is not None else NO_DEAL
         else:
