@@ -6,7 +6,7 @@ of it are offered:
 - ``default_gguf_path()``: the GGUF itself, for llama.cpp servers (xllamacpp), which serve it
   fast on a CPU. Found with ``importlib.util.find_spec`` so the package (whose ``__init__``
   imports the ``llm`` plugin framework) is never imported.
-- ``default_model_dir()``: a transformers folder (config, tokenizer, safetensors weights),
+- ``default_model_dir()``: the path (a ``str``) of a transformers folder (config, tokenizer, safetensors weights),
   converted once from the GGUF (de-quantised to float32) and cached under
   ``$SELFGYM_CACHE`` (default ``~/.cache/selfgym``)``/models/<name>-<fingerprint>``, for
   training and exact log-probabilities. Concurrent callers wait on a file lock; the folder
@@ -125,19 +125,22 @@ def _lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def default_model_dir(gguf: str | os.PathLike | None = None) -> Path:
+def default_model_dir(gguf: str | os.PathLike | None = None) -> str:
     """A transformers folder for the default model (or ``gguf``), converting it on first use.
 
-    The first call takes about half a minute (de-quantising 135M parameters); later calls
-    return the cached folder at once. Safe to call from several processes together.
+    Returns the folder's path as a ``str``, so it can be passed wherever a model name or path
+    is expected (``from_pretrained``, TRL's ``GRPOTrainer(model=...)``, which accepts a string
+    or a loaded model but not a ``Path``). The first call takes about half a minute
+    (de-quantising 135M parameters); later calls return the cached folder at once. Safe to call
+    from several processes together.
     """
     target = converted_dir_for(gguf)
     if _is_complete(target):
-        return target
+        return str(target)
     source = Path(gguf) if gguf is not None else default_gguf_path()
     with _lock(target.with_name(target.name + ".lock")):
         if _is_complete(target):
-            return target
+            return str(target)
         tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
         try:
             convert_gguf(source, tmp)
@@ -150,7 +153,7 @@ def default_model_dir(gguf: str | os.PathLike | None = None) -> Path:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return str(target)
 
 
 def model_info() -> dict[str, Any]:

@@ -114,7 +114,7 @@ def test_negotiation_selfplay_clones_above_mean_games_and_grows_the_pool(tmp_pat
     from selfgym.models import default_model_dir
     import torch
 
-    trained, original = load_file(str(snapshot / "model.safetensors")), load_file(str(default_model_dir() / "model.safetensors"))
+    trained, original = load_file(str(snapshot / "model.safetensors")), load_file(os.path.join(default_model_dir(), "model.safetensors"))
     assert any(not torch.equal(trained[k], original[k]) for k in original if k in trained)
 
     # Round 0: the model plays itself and the snapshot (the only pool member), from the trained weights.
