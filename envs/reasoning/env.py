@@ -70,7 +70,9 @@ class ReasoningEnv(_AnswerEnv):
         dataset: a reasoning-gym dataset name, or a list to draw from (default ``"basic_arithmetic"``;
             ``"countdown"`` is a favourite, but its generator needs 0.05-2 s per task).
         level: curriculum level for every task (None: drawn per episode from 0..the dataset's top).
-        config: dataset configuration overrides (reasoning-gym's config fields, seed and size aside).
+        config: dataset configuration overrides (reasoning-gym's config fields, seed and size aside)
+            for the datasets named here; an episode's ``options={"dataset": ...}`` naming another
+            dataset does not inherit it (pass that episode's ``options["config"]`` instead).
         max_attempts: answers allowed per episode.
         on_infra_error: ``"raise"`` (default) or ``"mask"`` for a scorer that crashes.
     ``reset(options=...)`` also takes ``"dataset"``, ``"level"`` and ``"config"`` for one episode,
@@ -106,7 +108,10 @@ class ReasoningEnv(_AnswerEnv):
         opts = self._episode_options
         name = opts.get("dataset") or self.datasets[int(rng.integers(len(self.datasets)))]
         level = opts.get("level", self.level)
-        config = {**self.config, **opts.get("config", {})}
+        # the constructor's config was written for the constructor's datasets: an episode that
+        # names another dataset gets only its own config (the fields differ between datasets)
+        base = self.config if name in self.datasets else {}
+        config = {**base, **opts.get("config", {})}
         seed, index = int(rng.integers(1_000_000)), int(rng.integers(bridge.BLOCK))
         if level is not None:
             return bridge.make_task(name, int(level), seed, index, config)
