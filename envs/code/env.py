@@ -9,12 +9,13 @@ missing function, text that is not UTF-8, an empty string) is feedback plus
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 
 from selfgym.actions import ActionSet
-from selfgym.errors import ConfigError, TaskError
+from selfgym.errors import ConfigError, SandboxError, TaskError
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
@@ -26,6 +27,48 @@ from selfgym.envs.code.taskformat import FAMILY, check_names, to_task, verificat
 from selfgym.envs.code.validate import verify
 
 FEEDBACK = ("none", "summary", "full")
+_NAMED_SANDBOXES: dict[str, Any] = {}
+_NAMED_LOCK = threading.Lock()
+
+
+def check_sandbox(sandbox: Any) -> Any:
+    """Validate a ``sandbox=`` argument: None, a backend name, or an object with ``run``.
+
+    A name (``"docker"``, ``"process"``, ``"auto"``) is kept as given and resolved on first use
+    (``resolve_sandbox``), so building an env starts no containers. Anything else is a
+    ConfigError at construction, not a crash at the first step.
+    """
+    from selfgym.verifiers import BACKENDS
+
+    if sandbox is None or (not isinstance(sandbox, str) and callable(getattr(sandbox, "run", None))):
+        return sandbox
+    if isinstance(sandbox, str):
+        if sandbox in BACKENDS:
+            return sandbox
+        raise ConfigError(f"sandbox must be a Sandbox, None (the shared default) or a backend name "
+                          f"{BACKENDS}; got {sandbox!r}")
+    raise ConfigError(f"sandbox must be a Sandbox (from selfgym.verifiers.get_sandbox), None or a backend name "
+                      f"{BACKENDS}; got a {type(sandbox).__name__}")
+
+
+def resolve_sandbox(sandbox: Any) -> Any:
+    """The Sandbox to verify in: a backend name becomes one process-wide sandbox per name
+    (the shared ``default_sandbox()`` when the name is the one it was configured with)."""
+    if not isinstance(sandbox, str):
+        return sandbox
+    import atexit
+    import os
+
+    from selfgym.verifiers import ENV_VAR, default_sandbox, get_sandbox
+
+    if sandbox == os.environ.get(ENV_VAR, "auto"):
+        return default_sandbox()
+    with _NAMED_LOCK:
+        sb = _NAMED_SANDBOXES.get(sandbox)
+        if sb is None:
+            sb = _NAMED_SANDBOXES[sandbox] = get_sandbox(sandbox)
+            atexit.register(sb.close)
+        return sb
 MAX_CODE_CHARS = 100_000
 
 SYSTEM_PROMPT = ("You write correct, self-contained Python 3 functions. Answer with the complete code in "
@@ -95,7 +138,9 @@ class CodeTaskEnv(TextEnv):
         score_alpha: the bonus weight of the "score" mode.
         stop_on_pass: end the episode once an attempt passes (default: True, except in "score"
             mode, where every attempt is made).
-        sandbox / limits: the sandbox to verify in (default: ``default_sandbox()``) and limits.
+        sandbox / limits: the sandbox to verify in and its limits: a Sandbox, a backend name
+            (``"docker"``, ``"process"``, ``"auto"``; one shared sandbox per name, started at the
+            first answer) or None (``default_sandbox()``).
         on_infra_error: "raise" (VerifierError) or "mask" (NaN reward, reward_valid False).
     """
 
@@ -127,7 +172,7 @@ class CodeTaskEnv(TextEnv):
         self.feedback_chars = int(feedback_chars)
         self.score_alpha = float(score_alpha)
         self.stop_on_pass = (reward_mode != "score") if stop_on_pass is None else bool(stop_on_pass)
-        self.sandbox = sandbox
+        self.sandbox = check_sandbox(sandbox)
         self.limits = limits
         self.attempt = 0
         self.scores: list[float] = []
@@ -191,7 +236,12 @@ class CodeTaskEnv(TextEnv):
             error = problem if error is None else f"{error}; {problem}"
             verdict = self._rejected(problem)
         else:
-            verdict = verify(task, extraction.code, sandbox=self.sandbox, limits=self.limits)
+            try:
+                sandbox = resolve_sandbox(self.sandbox)
+            except SandboxError as exc:  # e.g. sandbox="docker" and no engine: our failure, not the answer's
+                verdict = Verdict.infra_error(str(exc))
+            else:
+                verdict = verify(task, extraction.code, sandbox=sandbox, limits=self.limits)
         info = {"attempt": self.attempt, "max_attempts": self.max_attempts, "extraction": extraction.method}
         if verdict.is_infra_error:
             info["turn_scores"] = list(self.scores)
