@@ -189,11 +189,15 @@ class League:
 
     def format_table(self) -> str:
         """The league table as a Markdown table."""
-        cols = ("rank", "name", "kind", "ordinal", "mu", "sigma", "games", "wins", "draws", "losses", "mean_reward")
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for r in self.table():
-            lines.append("| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |")
-        return "\n".join(lines)
+        return format_table(self.table())
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A league table (``League.table()``) as Markdown."""
+    cols = ("rank", "name", "kind", "ordinal", "mu", "sigma", "games", "wins", "draws", "losses", "mean_reward")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def checkpoint_agent(path: str | os.PathLike, sampling: Any = None, device: str | None = None, **agent_kwargs: Any) -> Agent:

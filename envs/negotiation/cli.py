@@ -18,9 +18,9 @@ import json
 import sys
 from typing import Any
 
-from selfgym.errors import DependencyError
+from selfgym.errors import ConfigError, DependencyError
 from selfgym.envs.negotiation.partners import PARTNERS, make_partner
-from selfgym.envs.negotiation.rules import OBJECTIVE_ALIASES, OBJECTIVES
+from selfgym.envs.negotiation.rules import OBJECTIVE_ALIASES, OBJECTIVES, RULES
 from selfgym.types import to_jsonable
 
 
@@ -35,24 +35,27 @@ def backend_spec(model: str) -> str:
     return f"transformers:{model}"
 
 
-def llm_agent(model: str, sampling: Any = None, name: str | None = None) -> Any:
-    """An LLM policy for ``model`` (see ``backend_spec``), built by selfgym.agents.llm.LLMAgent."""
+def llm_agent(model: str, sampling: Any = None, name: str | None = None, rules: str = "selfgym") -> Any:
+    """An LLM policy for ``model`` (see ``backend_spec``), built by selfgym.agents.llm.LLMAgent
+    with the negotiation template of ``rules`` (``selfgym.envs.negotiation.llm``)."""
     try:
         mod = importlib.import_module("selfgym.agents.llm")
     except ModuleNotFoundError as exc:
         if exc.name and "selfgym.agents.llm".startswith(exc.name):
             raise DependencyError("selfgym.agents.llm", "transformers", f"the model policy {model!r}") from exc
         raise
+    from selfgym.envs.negotiation.llm import templates
     from selfgym.llm import make_backend
 
-    return mod.LLMAgent(make_backend(backend_spec(model)), sampling=sampling, name=name or model)
+    return mod.LLMAgent(make_backend(backend_spec(model)), sampling=sampling, name=name or model,
+                        templates=templates(rules))
 
 
-def build_policy(spec: str, model: str = "default", seed: int = 0, sampling: Any = None) -> Any:
+def build_policy(spec: str, model: str = "default", seed: int = 0, sampling: Any = None, rules: str = "selfgym") -> Any:
     """A policy from a CLI spec: a scripted name, ``model`` (uses ``model``), or a model spec/path."""
     if spec in PARTNERS:
         return make_partner(spec, seed=seed)
-    return llm_agent(model if spec == "model" else spec, sampling)
+    return llm_agent(model if spec == "model" else spec, sampling, rules=rules)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,19 +65,35 @@ def _run(args: argparse.Namespace) -> int:
 
     sampling = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     try:
-        policy = build_policy(args.policy, args.model, args.seed, sampling)
-        pool = [build_policy(s.strip(), args.model, args.seed + 1 + k, sampling)
+        policy = build_policy(args.policy, args.model, args.seed, sampling, args.rules)
+        pool = [build_policy(s.strip(), args.model, args.seed + 1 + k, sampling, args.rules)
                 for k, s in enumerate(args.pool.split(",")) if s.strip()] if args.pool else []
         if args.partner:
-            pool = [build_policy(args.partner, args.model, args.seed + 1, sampling)]
+            pool = [build_policy(args.partner, args.model, args.seed + 1, sampling, args.rules)]
     except DependencyError as exc:
         print(f"selfgym selfplay negotiation: {exc}", file=sys.stderr)
         return 2
-    result = run_round(policy, opponents=pool or None, games=args.games, seed=args.seed, objective=args.objective,
-                       contexts=args.contexts, max_messages=args.max_messages, batch_size=args.batch_size,
-                       out_dir=args.out, hf_dataset=not args.no_hf_dataset)
-    print(json.dumps(to_jsonable({"summary": result.summary, "files": result.files}), indent=2))
+    try:
+        result = run_round(policy, opponents=pool or None, games=args.games, seed=args.seed, objective=args.objective,
+                           contexts=args.contexts, max_messages=args.max_messages, batch_size=args.batch_size,
+                           out_dir=args.out, hf_dataset=not args.no_hf_dataset, rules=args.rules,
+                           bc_filter=args.filter)
+    except (ConfigError, DependencyError) as exc:
+        print(f"selfgym selfplay negotiation: {exc}", file=sys.stderr)
+        return 2
+    s = result.summary
+    report = {k: s[k] for k in REPORT if k in s}
+    print(json.dumps(to_jsonable({"round": report, "summary": s, "files": result.files}), indent=2))
+    if "league" in s:
+        from selfgym.population import format_table
+
+        print(format_table(s["league"]))
     return 0
+
+
+#: The per-round figures of lm-selfplay's analysis, printed first.
+REPORT = ("games", "agreement_rate", "abort_rate", "score_mean", "score_median", "deal_score_mean",
+          "deal_score_median", "dialogue_length", "pareto_rate_objective", "learner_reward", "bc_filter", "bc_examples")
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +108,14 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--games", type=int, default=100, help="games in the round (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="game i uses seed+i for its context and starter")
     p.add_argument("--objective", default="semi_competitive", choices=list(OBJECTIVES) + sorted(OBJECTIVE_ALIASES))
-    p.add_argument("--contexts", default=None, help="an original-format contexts file (default: the generator)")
+    p.add_argument("--contexts", default=None,
+                   help="an original-format contexts file such as selfplay.txt (default: the generator; "
+                        "--rules lm-selfplay needs it or SELFGYM_NEGOTIATION_CONTEXTS)")
+    p.add_argument("--rules", default="selfgym", choices=list(RULES),
+                   help="rule set: selfgym's, or lm-selfplay's exact parsing, texts and prompts (default: selfgym)")
+    p.add_argument("--filter", default="above_avg", choices=["above_avg", "nonzero", "all", "per_seat_mean"],
+                   help="behaviour-cloning filter: the paper's pooled mean (above_avg), nonzero, all, or "
+                        "selfgym's earlier per-seat mean (default: above_avg)")
     p.add_argument("--max-messages", type=int, default=50)
     p.add_argument("--temperature", type=float, default=1.0, help="model sampling temperature (default: 1.0)")
     p.add_argument("--max-tokens", type=int, default=200, help="most tokens per model output (default: 200)")

@@ -14,10 +14,20 @@ trainable). ``run_round(policy, opponents=[...])`` plays the policy against a po
 snapshots, scripted partners): each game draws an opponent, the policy alternates seats, and
 only the policy's seats are trainable.
 
-**Filtered behaviour cloning.** For each seat, the trainable games whose reward for that seat
-is strictly above the seat's mean reward over the round are kept; each becomes one example
-``{"messages": [...]}`` holding that seat's clean dialogue (rejected outputs left out), ready
-for TRL's ``SFTTrainer``.
+**Filtered behaviour cloning** (``filter_for_bc``), with lm-selfplay's filters:
+
+- ``"above_avg"`` (the default, the paper's): one cutoff, the mean reward over every trainable
+  seat of the round (both seats pooled); a seat's game is kept when its reward is strictly
+  above the cutoff;
+- ``"nonzero"``: cutoff 0; ``"all"``: every trainable seat's game;
+- under the competitive objective a valid deal with both rewards 0 (a tie) is kept too, with
+  every filter;
+- ``"per_seat_mean"``: selfgym's earlier filter, a separate mean per seat (no tie rule).
+
+Each kept seat's game becomes one example ``{"messages": [...]}`` holding that seat's clean
+dialogue (rejected outputs left out), ready for TRL's ``SFTTrainer``. Under selfgym's rules it
+ends with the seat's last output; under lm-selfplay's rules it is that code's whole training log
+(up to the game's last message, an ``[ABORT]`` included). A seat that never spoke gives no example.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from selfgym.envs.negotiation.env import AGENTS, NegotiationAECEnv
 from selfgym.types import Episode, Step, Task, dump_jsonl, to_jsonable
 
 ENV_NAME = "selfgym/negotiation"
+FILTERS = ("above_avg", "nonzero", "all", "per_seat_mean")
 
 
 def policy_name(agent: Agent) -> str:
@@ -125,8 +136,10 @@ def _play_batch(idx, seatings, seeds, tasks, trainable, env_kwargs) -> list[Game
     return [_record(i, envs[i], steps[i], seatings[i], seeds[i], trainable[i]) for i in idx]
 
 
-def _trim(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _trim(chat: list[dict[str, Any]], rules: str = "selfgym") -> list[dict[str, Any]]:
     chat = [dict(m) for m in chat]
+    if rules == "lm-selfplay":
+        return chat
     while chat and chat[-1]["role"] != "assistant":
         chat.pop()
     return chat
@@ -148,38 +161,65 @@ def _record(i, env, seat_steps, seating, seed, trainable) -> GameRecord:
                                 metadata={"game": i, "seat": seat, "reward": float(m["rewards"][seat]),
                                           "messages": d.chats[seat]}))
     return GameRecord(i, int(seed), env.task.id, names, tuple(trainable), tuple(episodes), m,
-                      (_trim(d.clean[0]), _trim(d.clean[1])), d.transcript())
+                      (_trim(d.clean[0], d.rules), _trim(d.clean[1], d.rules)), d.transcript())
 
 
-def filter_for_bc(records: Sequence[GameRecord]) -> list[dict[str, Any]]:
-    """The paper's filter: per seat, trainable games scoring strictly above that seat's mean."""
+def filter_for_bc(records: Sequence[GameRecord], filter: str = "above_avg") -> list[dict[str, Any]]:
+    """The trainable seats' games kept for behaviour cloning (see the module docstring).
+
+    Examples carry ``messages``, ``game``, ``seat``, ``reward``, ``cutoff`` (the reward a game had
+    to beat), ``round_mean`` (the mean the cutoff came from: pooled, or the seat's own for
+    ``per_seat_mean``), ``filter``, ``task_id``, ``policy``. The paper's filters list seat 0's
+    games, then seat 1's (as lm-selfplay writes them); ``per_seat_mean`` orders by game.
+    """
+    if filter not in FILTERS:
+        raise ConfigError(f"filter must be one of {FILTERS}, got {filter!r}")
+
+    def spoke(r: GameRecord, seat: int) -> bool:
+        return any(m["role"] == "assistant" for m in r.clean[seat])
+
+    seats = {seat: [r for r in records if r.trainable[seat] and spoke(r, seat)] for seat in (0, 1)}
     examples = []
-    for seat in (0, 1):
-        mine = [r for r in records if r.trainable[seat] and len(r.clean[seat]) > 1]
-        if not mine:
-            continue
-        mean = float(np.mean([r.metrics["rewards"][seat] for r in mine]))
+    if filter == "per_seat_mean":
+        for seat, mine in seats.items():
+            if not mine:
+                continue
+            mean = float(np.mean([r.metrics["rewards"][seat] for r in mine]))
+            for r in mine:
+                reward = float(r.metrics["rewards"][seat])
+                if reward > mean:
+                    examples.append(_example(r, seat, mean, mean, filter))
+        examples.sort(key=lambda e: (e["game"], e["seat"]))
+        return examples
+    pooled = [float(r.metrics["rewards"][s]) for r in records for s in (0, 1) if r.trainable[s]]
+    mean = float(np.mean(pooled)) if pooled else math.nan
+    cutoff = {"above_avg": mean, "nonzero": 0.0, "all": -math.inf}[filter]
+    for seat, mine in seats.items():
         for r in mine:
-            reward = float(r.metrics["rewards"][seat])
-            if reward > mean:
-                examples.append({"messages": r.clean[seat], "game": r.index, "seat": seat, "reward": reward,
-                                 "round_mean": mean, "task_id": r.task_id, "policy": r.policies[seat]})
-    examples.sort(key=lambda e: (e["game"], e["seat"]))
+            m = r.metrics
+            tie = m["objective"] == "competitive" and m["agreement"] and m["rewards"] == [0.0, 0.0]
+            if float(m["rewards"][seat]) > cutoff or tie:
+                examples.append(_example(r, seat, cutoff, mean, filter))
     return examples
+
+
+def _example(r: GameRecord, seat: int, cutoff: float, mean: float, filter: str) -> dict[str, Any]:
+    return {"messages": r.clean[seat], "game": r.index, "seat": seat, "reward": float(r.metrics["rewards"][seat]),
+            "cutoff": cutoff, "round_mean": mean, "filter": filter, "task_id": r.task_id, "policy": r.policies[seat]}
 
 
 def to_hf_dataset(examples: Sequence[dict[str, Any]]):
     """A Hugging Face ``datasets.Dataset`` with a conversational ``messages`` column (and metadata)."""
     datasets = require("datasets", "data", "the behaviour-cloning dataset")
-    cols = {k: [e[k] for e in examples] for k in ("messages", "game", "seat", "reward", "round_mean", "task_id", "policy")}
-    if not examples:
-        features = datasets.Features({
-            "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
-            "game": datasets.Value("int64"), "seat": datasets.Value("int64"), "reward": datasets.Value("float64"),
-            "round_mean": datasets.Value("float64"), "task_id": datasets.Value("string"), "policy": datasets.Value("string"),
-        })
-        return datasets.Dataset.from_dict(cols, features=features)
-    return datasets.Dataset.from_dict(cols)
+    keys = ("messages", "game", "seat", "reward", "cutoff", "round_mean", "filter", "task_id", "policy")
+    cols = {k: [e[k] for e in examples] for k in keys}
+    features = datasets.Features({
+        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+        "game": datasets.Value("int64"), "seat": datasets.Value("int64"), "reward": datasets.Value("float64"),
+        "cutoff": datasets.Value("float64"), "round_mean": datasets.Value("float64"), "filter": datasets.Value("string"),
+        "task_id": datasets.Value("string"), "policy": datasets.Value("string"),
+    })
+    return datasets.Dataset.from_dict(cols, features=features)
 
 
 @dataclass
@@ -195,44 +235,92 @@ class RoundResult:
 def run_round(policy: Agent, *, opponents: Sequence[Agent] | None = None, games: int = 100, seed: int = 0,
               objective: str = "semi_competitive", contexts: Any = None, tasks: Sequence[Task] | None = None,
               max_messages: int = 50, batch_size: int = 64, out_dir: str | os.PathLike | None = None,
-              hf_dataset: bool = True) -> RoundResult:
+              hf_dataset: bool = True, rules: str = "selfgym", bc_filter: str = "above_avg",
+              league: Any = None, learner: str | None = None) -> RoundResult:
     """One round: ``games`` games of self-play (no ``opponents``) or against a pool; optionally written to ``out_dir``.
 
     Game ``i`` uses seed ``seed + i`` (context and starter) or ``tasks[i % len(tasks)]``.
+    ``rules`` is the rule set (``"selfgym"`` or ``"lm-selfplay"``), ``bc_filter`` one of ``FILTERS``.
+
+    Against a pool, opponents are drawn by rating from a ``selfgym.population.League``: pass one
+    (``league``, with the policy as member ``learner``) to keep ratings across rounds, or let
+    ``opponents`` make a fresh one. The policy alternates seats, only its seats are trainable, the
+    ratings are updated from the round's games, and ``summary["league"]`` is the league table.
+
     Files in ``out_dir``: ``trajectories_player_0.jsonl`` / ``trajectories_player_1.jsonl``
     (one ``Episode`` per game and seat), ``games.jsonl`` (metrics and transcripts),
     ``summary.json``, ``bc.jsonl`` and, with ``hf_dataset``, ``bc_dataset/`` (``Dataset.save_to_disk``).
     """
     if games < 1:
         raise ConfigError(f"games must be >= 1, got {games}")
-    rng = np.random.default_rng(seed)
-    seatings, trainable = [], []
+    if bc_filter not in FILTERS:
+        raise ConfigError(f"bc_filter must be one of {FILTERS}, got {bc_filter!r}")
+    if opponents and league is None:
+        league, learner = pool_league(policy, opponents, seed=seed)
+    seatings, trainable, names = [], [], []
     for i in range(games):
-        if not opponents:
+        if league is None:
             seatings.append((policy, policy))
             trainable.append((True, True))
-        else:
-            other = opponents[int(rng.integers(len(opponents)))]
-            seatings.append((policy, other) if i % 2 == 0 else (other, policy))
-            trainable.append((True, False) if i % 2 == 0 else (False, True))
+            continue
+        seat = AGENTS[i % 2]
+        other = league.matchmake(learner, AGENTS[1 - i % 2])
+        me = league.members[learner]
+        pair = (me, other) if seat == AGENTS[0] else (other, me)
+        seatings.append((pair[0].policy, pair[1].policy))
+        names.append({AGENTS[0]: pair[0].name, AGENTS[1]: pair[1].name})
+        trainable.append((True, False) if i % 2 == 0 else (False, True))
     game_tasks = [tasks[i % len(tasks)] for i in range(games)] if tasks else None
-    env_kwargs = {"objective": objective, "contexts": contexts, "max_messages": max_messages}
+    env_kwargs = {"objective": objective, "contexts": contexts, "max_messages": max_messages, "rules": rules}
     records = play_games(seatings, seeds=[seed + i for i in range(games)], tasks=game_tasks, trainable=trainable,
                          env_kwargs=env_kwargs, batch_size=batch_size)
-    summary = summarize_round(records, policy_name(policy))
-    result = RoundResult(records, summary, filter_for_bc(records))
+    if league is not None:
+        for r, who in zip(records, names):
+            r.policies = (who[AGENTS[0]], who[AGENTS[1]])
+            league.record(who, {AGENTS[0]: r.metrics["rewards"][0], AGENTS[1]: r.metrics["rewards"][1]})
+    summary = summarize_round(records, learner or policy_name(policy), bc_filter)
+    if league is not None:
+        summary["league"] = league.table()
+    result = RoundResult(records, summary, filter_for_bc(records, bc_filter))
     if out_dir is not None:
         result.files = write_round(result, out_dir, hf_dataset=hf_dataset)
     return result
 
 
-def summarize_round(records: Sequence[GameRecord], learner: str | None = None) -> dict[str, Any]:
-    """``metrics.summarize`` over all games, plus the learner's mean reward and the BC filter's size."""
+def pool_league(policy: Agent, opponents: Sequence[Agent], seed: int = 0) -> tuple[Any, str]:
+    """A ``selfgym.population.League`` with ``policy`` as its learner and ``opponents`` as the pool
+    (models as checkpoints, the rest as scripted players); names are made unique. Returns the
+    league and the learner's name."""
+    from selfgym.population import League
+
+    league = League(seed=seed)
+    used: set[str] = set()
+
+    def unique(name: str) -> str:
+        out, k = name, 1
+        while out in used:
+            k += 1
+            out = f"{name}#{k}"
+        used.add(out)
+        return out
+
+    learner = unique(policy_name(policy))
+    league.add(learner, policy, kind="learner")
+    for other in opponents:
+        kind = "checkpoint" if hasattr(other, "backend") else "scripted"
+        league.add(unique(policy_name(other)), other, kind=kind)
+    return league, learner
+
+
+def summarize_round(records: Sequence[GameRecord], learner: str | None = None, bc_filter: str = "above_avg") -> dict[str, Any]:
+    """``metrics.summarize`` over all games (lm-selfplay's metrics included), plus the learner's
+    mean reward and the size of the BC set under ``bc_filter``."""
     out = metrics.summarize(r.metrics for r in records)
     rewards = [r.metrics["rewards"][s] for r in records for s in (0, 1) if r.trainable[s]]
     out["learner"] = learner
     out["learner_reward"] = float(np.mean(rewards)) if rewards else math.nan
-    out["bc_examples"] = len(filter_for_bc(records))
+    out["bc_filter"] = bc_filter
+    out["bc_examples"] = len(filter_for_bc(records, bc_filter))
     return out
 
 
