@@ -149,7 +149,7 @@ def fingerprint(task: Task) -> str:
 def _normalise_code(code: str) -> str:
     try:
         return ast.dump(parse_code(code))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         return " ".join(code.split())
 
 
