@@ -29,7 +29,7 @@ from selfgym.verifiers.pool import Sandbox
 
 __all__ = ["BACKENDS", "OUTCOMES", "Limits", "Result", "Sandbox", "default_sandbox", "get_sandbox", "docker_available"]
 
-BACKENDS = ("docker", "process", "auto")
+BACKENDS = ("docker", "process", "auto", "remote")
 ENV_VAR = "SELFGYM_SANDBOX"
 POOL_SIZE_VAR = "SELFGYM_POOL_SIZE"
 log = logging.getLogger("selfgym.sandbox")
@@ -68,6 +68,10 @@ def get_sandbox(backend: str = "auto", limits: Limits | None = None, **options) 
             backend = "process"
         else:
             backend = "docker"
+    if backend == "remote":  # a verifier service (verifiers/remote.py; url/token or $SELFGYM_VERIFIER_URL/_TOKEN)
+        from selfgym.verifiers.remote import RemoteSandbox
+
+        return RemoteSandbox(limits, **options)
     if backend == "process":
         from selfgym.verifiers.process import ProcessSandbox
 
