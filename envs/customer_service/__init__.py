@@ -4,7 +4,8 @@
 - ``data``: the tau2 data read from the inspect-evals package; ``tasks``: task lists;
 - ``reward``: gold replay and the tau-bench verdict; ``oracle``: each task's oracle actions;
 - ``user``: the scripted user and the LLM user; ``dialogue``: the rules of turns;
-- ``aec``: the PettingZoo agent-vs-user env; ``env``: the agent-only Gymnasium view.
+- ``aec``: the PettingZoo agent-vs-user env; ``parallel``: the same under the Parallel API;
+  ``env``: the agent-only Gymnasium view.
 """
 
 
@@ -21,7 +22,7 @@ def register_envs(register, register_pettingzoo):
     register_pettingzoo(
         "selfgym/customer_service",
         "selfgym.envs.customer_service.aec:env",
-        None,
+        "selfgym.envs.customer_service.parallel:parallel_env",
         family="customer_service",
         description="Agent vs customer (both seats trainable) on tau2 retail and airline tasks.",
         kwargs={"domain": None},

@@ -1,4 +1,5 @@
-"""Agent versus customer under PettingZoo AEC: ``env()`` (both seats trainable).
+"""Agent versus customer under PettingZoo AEC: ``env()`` (both seats trainable); the Parallel
+version is ``selfgym.envs.customer_service.parallel.parallel_env()``.
 
 Agents ``"agent"`` and ``"user"``; the user speaks first (after the agent's fixed greeting). On
 its turn the agent calls tools (it moves again with the results) or replies (the user moves next);
@@ -10,7 +11,9 @@ Observation (a ``Dict``): ``text``, what the seat received since it last moved; 
 actions so far; ``to_move``, 1 when it is this seat's turn. ``info`` per seat: ``task_id``,
 ``family``, ``messages`` (the seat's whole chat), ``tools`` (the agent's tool schemas; none for
 the user), ``difficulty``, ``seat``, ``to_move``; the user's also ``scenario`` (its private
-facts); ``verdict`` and ``outcome`` at the end. Both seats get the tau-bench reward at the end:
+facts); ``verdict`` and ``outcome`` at the end. ``info`` depends only on the seed and the actions
+(PettingZoo's seed test compares it whole): ``info["verdict"]`` leaves out the verdict's
+``timings``, which ``env.unwrapped.verdict`` (the full ``Verdict``) keeps. Both seats get the tau-bench reward at the end:
 the seats cooperate to serve the request. The seed picks the task unless
 ``reset(options={"task": ...})`` names one.
 """
@@ -130,9 +133,15 @@ class CustomerServiceAECEnv(AECEnv):
             info["action_error"] = conv.last_error[seat]
         if conv.done:
             info["outcome"] = conv.outcome
-            info["verdict"] = conv.verdict.to_dict()
+            info["verdict"] = deterministic_verdict(conv.verdict)
             info["reward_valid"] = not conv.verdict.is_infra_error
         return info
+
+    @property
+    def verdict(self):
+        """The finished conversation's full ``Verdict`` (timings included), else None."""
+        conv = self.conversation
+        return conv.verdict if conv is not None and conv.done else None
 
     def render(self) -> str | None:
         text = self.conversation.transcript() if self.conversation else ""
@@ -143,6 +152,18 @@ class CustomerServiceAECEnv(AECEnv):
 
     def close(self) -> None:
         pass
+
+
+def deterministic_verdict(verdict: Any) -> dict[str, Any]:
+    """``verdict.to_dict()`` without ``timings``: what ``info`` may carry.
+
+    The rule: a PettingZoo env's ``info`` is a function of the seed and the actions alone
+    (PettingZoo's seed tests compare it whole), so measured durations stay out of it. The full
+    verdict, timings included, is ``env.unwrapped.verdict``.
+    """
+    d = verdict.to_dict()
+    d.pop("timings", None)
+    return d
 
 
 def _as_text(action: Any) -> str:
