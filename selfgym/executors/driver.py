@@ -1,0 +1,327 @@
+"""The one rollout driver every executor shares, and the ``Transport`` contract it drives.
+
+An executor is a ``Transport``: a set of *slots*, each an env that lives somewhere (this
+process, a Gymnasium vector env, a Ray actor on another node, a session on an env server).
+``drive(transport, agent, episodes)`` is the only loop: it resets slots with job seeds, asks the
+agent for the actions of every slot whose result has come back (one ``act_batch`` call for all
+of them), sends each action to its slot and records ``Episode``s exactly as
+``selfgym.rollout.rollout`` does. It never waits for the slowest slot: a slot whose result is in
+gets its next action at once, so every env (every actor) stays busy.
+
+Because the loop is shared, executors differ only in where ``reset`` and ``step`` run; the same
+seeds and a deterministic policy give the same trajectories everywhere (tests/distributed
+checks this for one id of every family).
+
+Failures. An env never raises for an agent's mistake (that is an error observation), so any
+exception a slot raises is *ours*: an actor or node that died, a lost connection, a sandbox that
+gave up (``VerifierError``). The episode on that slot is restarted from its seed on a repaired
+slot up to ``retries`` times; after that it is recorded as an infrastructure error: a final step
+with reward NaN, ``info["reward_valid"] = False``, an ``infra_error`` verdict and
+``metadata["status"] = "infra_error"``. No episode is lost and none is scored 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Sequence
+
+from selfgym.agent import Agent
+from selfgym.errors import ConfigError
+from selfgym.types import Episode, Step, Task, Verdict
+
+# info keys that are the env's whole state (kept once per episode, not per step), as in rollout
+_BULKY = ("messages", "tools")
+
+
+class Transport:
+    """Where the envs of one executor live: ``slots`` envs, each driven by tickets.
+
+    ``reset(slot, seed, options)`` and ``step(slot, action)`` start a call and return a hashable
+    ticket at once; ``wait(tickets)`` blocks until at least one finished and returns
+    ``(ticket, result, error)`` triples (``result`` is ``(obs, info)`` for a reset and the
+    Gymnasium 5-tuple for a step; ``error`` an exception, then ``result`` is None). A slot has at
+    most one call in flight. ``release(slot)`` says no more work comes for it; ``repair(slot)``
+    replaces its env after a failure and says whether the slot can be used again.
+    """
+
+    name = "base"
+    slots: int = 0
+
+    def reset(self, slot: int, seed: int, options: dict[str, Any] | None) -> Hashable:
+        raise NotImplementedError
+
+    def step(self, slot: int, action: str) -> Hashable:
+        raise NotImplementedError
+
+    def wait(self, tickets: Sequence[Hashable]) -> list[tuple[Hashable, Any, BaseException | None]]:
+        raise NotImplementedError
+
+    def release(self, slot: int) -> None:
+        """No more episodes will be started on ``slot``."""
+
+    def repair(self, slot: int) -> bool:
+        """Replace ``slot``'s env after a failure; False when the slot is gone for good."""
+        return False
+
+    def close(self) -> None:
+        """Free every env (actors, subprocesses, sessions)."""
+
+    def __enter__(self) -> "Transport":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class KeyedAgent(Agent):
+    """An agent told which episode each observation belongs to.
+
+    ``drive`` calls ``begin_episode(key, seed, options)`` after each reset,
+    ``act_episodes(keys, observations, infos)`` instead of ``act_batch``, and
+    ``end_episode(key)`` when the episode is over (finished, cut or failed). Scripted policies
+    whose actions depend on the episode (the shadow oracle) use it; plain agents need not.
+    """
+
+    def begin_episode(self, key: Hashable, seed: int, options: dict[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def act_episodes(self, keys: Sequence[Hashable], observations: Sequence[Any],
+                     infos: Sequence[dict[str, Any]]) -> list[str]:
+        raise NotImplementedError
+
+    def end_episode(self, key: Hashable) -> None:
+        """Forget an episode."""
+
+    def act_batch(self, observations, infos):
+        raise TypeError(f"{type(self).__name__} needs episode keys: run it with selfgym.executors.drive")
+
+
+@dataclass
+class _Slot:
+    job: int
+    trial: int
+    attempt: int
+    seed: int
+    options: dict[str, Any]
+    obs: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    started: float = 0.0
+    sent: float = 0.0
+    phase: str = "reset"
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.job, self.trial, self.attempt)
+
+
+def _obs_text(obs: Any) -> str:
+    return str(obs.get("text", obs)) if isinstance(obs, dict) else str(obs)
+
+
+def infra_step(obs: Any, error: str) -> Step:
+    """The last step of an episode that our infrastructure could not finish: NaN, never 0."""
+    verdict = Verdict.infra_error(error)
+    return Step(observation=_obs_text(obs) if obs is not None else "", action="", reward=math.nan,
+                truncated=True, info={"verdict": verdict.to_dict(), "reward_valid": False, "infra_error": error})
+
+
+def drive(
+    transport: Transport,
+    agent: Agent,
+    episodes: int,
+    *,
+    seed: int = 0,
+    tasks: Sequence[Task | dict[str, Any]] | None = None,
+    trials: int = 1,
+    max_steps: int = 64,
+    retries: int = 2,
+    env_id: str = "env",
+    keep_chats: bool = True,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> list[Episode]:
+    """Run ``episodes`` jobs over ``transport``'s slots; returns every job's episodes.
+
+    Arguments mean what they mean for ``selfgym.rollout.rollout`` (job ``k`` uses seed
+    ``seed + k`` and ``tasks[k % len(tasks)]``); ``retries`` is how often an episode that hit an
+    infrastructure failure is restarted before it is recorded as an infrastructure error.
+    Episodes come back in the order they finished; ``metadata`` has job, trial, attempts,
+    seconds, status (``"ok"`` or ``"infra_error"``) and, after failures, their errors.
+    """
+    if episodes < 0 or trials < 1 or max_steps < 1 or retries < 0:
+        raise ConfigError(f"need episodes >= 0, trials >= 1, max_steps >= 1, retries >= 0; "
+                          f"got {episodes}, {trials}, {max_steps}, {retries}")
+    if transport.slots < 1:
+        raise ConfigError(f"the {transport.name} executor has no envs")
+    keyed = isinstance(agent, KeyedAgent)
+    agent.reset()
+    slots: list[_Slot | None] = [None] * transport.slots
+    alive = [True] * transport.slots
+    pending: dict[Hashable, int] = {}
+    retry_jobs: deque[_Slot] = deque()
+    next_job = 0
+    finished: list[Episode] = []
+    agent_name = getattr(agent, "name", type(agent).__name__)
+
+    def options_for(job: int) -> dict[str, Any]:
+        if not tasks:
+            return {}
+        task = tasks[job % len(tasks)]
+        return {"task": task.to_dict() if isinstance(task, Task) else task}
+
+    def start(i: int, slot: _Slot) -> None:
+        slot.obs, slot.info, slot.steps, slot.phase = None, {}, [], "reset"
+        slot.started = slot.sent = time.perf_counter()
+        slots[i] = slot
+        pending[transport.reset(i, slot.seed, slot.options or None)] = i
+
+    def assign(i: int) -> None:
+        nonlocal next_job
+        if not alive[i]:
+            slots[i] = None
+            return
+        if retry_jobs:
+            start(i, retry_jobs.popleft())
+        elif next_job < episodes:
+            start(i, _Slot(job=next_job, trial=1, attempt=1, seed=seed + next_job, options=options_for(next_job)))
+            next_job += 1
+        else:
+            slots[i] = None
+            transport.release(i)
+
+    def record(slot: _Slot, info: dict[str, Any], status: str) -> Episode:
+        ep = Episode(
+            env_id=env_id, task_id=info.get("task_id", slot.info.get("task_id")), seed=slot.seed, steps=slot.steps,
+            agent=agent_name,
+            metadata={
+                "job": slot.job, "trial": slot.trial, "family": info.get("family", slot.info.get("family")),
+                "difficulty": info.get("difficulty", slot.info.get("difficulty")),
+                "seconds": time.perf_counter() - slot.started,
+                "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
+                "messages": info.get("messages", slot.info.get("messages")), "options": slot.options or None,
+                "status": status, "attempts": slot.attempt, "executor": transport.name,
+                **({"errors": list(slot.errors)} if slot.errors else {}),
+            },
+        )
+        finished.append(ep)
+        if keyed:
+            agent.end_episode(slot.key)
+        if on_episode is not None:
+            on_episode(ep)
+        return ep
+
+    def fail(i: int, exc: BaseException) -> None:
+        slot = slots[i]
+        assert slot is not None
+        msg = f"{type(exc).__name__}: {exc}"[:500]
+        slot.errors.append(msg)
+        if keyed and slot.phase == "step":
+            agent.end_episode(slot.key)
+        alive[i] = transport.repair(i)
+        if slot.attempt <= retries:
+            again = _Slot(job=slot.job, trial=slot.trial, attempt=slot.attempt + 1, seed=slot.seed,
+                          options=slot.options, errors=slot.errors)
+            if alive[i]:
+                start(i, again)
+                return
+            retry_jobs.append(again)
+        else:
+            slot.steps.append(infra_step(slot.obs, msg))
+            record(slot, slot.info, "infra_error")
+        slots[i] = None
+        assign(i)
+
+    for i in range(transport.slots):
+        assign(i)
+
+    while pending:
+        done = transport.wait(list(pending))
+        ready: list[int] = []
+        for ticket, result, error in done:
+            i = pending.pop(ticket)
+            slot = slots[i]
+            assert slot is not None
+            if error is not None:
+                fail(i, error)
+                continue
+            if slot.phase == "reset":
+                slot.obs, slot.info = result
+                slot.phase = "step"
+                if keyed:
+                    agent.begin_episode(slot.key, slot.seed, slot.options or None)
+                ready.append(i)
+                continue
+            obs, reward, terminated, truncated, info = result
+            t_env = time.perf_counter() - slot.sent
+            if len(slot.steps) + 1 >= max_steps and not (terminated or truncated):
+                truncated = True
+            last = slot.steps[-1]  # appended when the action was sent
+            step_info = {key: v for key, v in info.items() if key not in _BULKY}
+            step_info.update(last.info)
+            last.reward, last.terminated, last.truncated, last.info = float(reward), bool(terminated), bool(truncated), step_info
+            last.timings["env"] = t_env
+            done_ep = bool(terminated or truncated)
+            agent.observe_result(info, float(reward), done_ep)
+            if not done_ep:
+                slot.obs, slot.info = obs, info
+                ready.append(i)
+                continue
+            ep = record(slot, info, "ok")
+            if not ep.success and slot.trial < trials:
+                start(i, _Slot(job=slot.job, trial=slot.trial + 1, attempt=1, seed=slot.seed, options=slot.options))
+            else:
+                assign(i)
+        # slots freed by failures may pick up queued retries
+        for i in range(transport.slots):
+            if slots[i] is None and alive[i] and retry_jobs:
+                start(i, retry_jobs.popleft())
+        if not ready:
+            if not pending and (retry_jobs or next_job < episodes) and not any(alive):
+                break
+            continue
+        obs_list = [slots[i].obs for i in ready]
+        info_list = [slots[i].info for i in ready]
+        t0 = time.perf_counter()
+        if keyed:
+            actions = agent.act_episodes([slots[i].key for i in ready], obs_list, info_list)
+        else:
+            actions = agent.act_batch(obs_list, info_list)
+        t_agent = time.perf_counter() - t0
+        comps = getattr(agent, "last_completions", None) or []
+        chats = getattr(agent, "last_chats", None) or []
+        if len(comps) != len(ready):
+            comps = [None] * len(ready)
+        if len(chats) != len(ready):
+            chats = [None] * len(ready)
+        for k, i in enumerate(ready):
+            slot = slots[i]
+            c = comps[k]
+            extra: dict[str, Any] = {}
+            if keep_chats and chats[k] is not None:
+                extra["chat"] = chats[k]
+            if c is not None:
+                extra["completion"] = c.text
+                extra["finish_reason"] = c.finish_reason
+            slot.steps.append(Step(
+                observation=_obs_text(slot.obs), action=actions[k], reward=0.0, info=extra,
+                token_ids=getattr(c, "token_ids", None), logprobs=getattr(c, "logprobs", None),
+                prompt_token_ids=getattr(c, "prompt_token_ids", None),
+                timings={"agent": t_agent, "agent_batch": len(ready)},
+            ))
+            slot.sent = time.perf_counter()
+            pending[transport.step(i, actions[k])] = i
+
+    # every slot died: the jobs nobody could run are infrastructure errors, not lost
+    while retry_jobs or next_job < episodes:
+        slot = retry_jobs.popleft() if retry_jobs else _Slot(job=next_job, trial=1, attempt=0, seed=seed + next_job,
+                                                              options=options_for(next_job))
+        if slot.attempt == 0:
+            next_job += 1
+        slot.started = time.perf_counter()
+        slot.steps = [infra_step(None, f"no {transport.name} env left to run the episode")]
+        record(slot, {}, "infra_error")
+    return finished
