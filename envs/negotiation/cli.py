@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     if "league" in s:
         from selfgym.population import format_table
 
-        print(format_table(s["league"]))
+        print(format_table(s["league"]), file=sys.stderr)
     return 0
 
 

@@ -63,15 +63,24 @@ def test_self_play_round_files_and_trajectories(tmp_path):
     assert [r.metrics for r in again.records] == [r.metrics for r in result.records]
 
 
-def test_bc_filter_keeps_each_seats_games_above_the_round_mean(tmp_path):
+def test_bc_filters_follow_lm_selfplay(tmp_path):
     result = run_round(Clumsy(), games=40, seed=1, out_dir=tmp_path)
     records = result.records
     assert all(sum(r.metrics["invalid_outputs"]) > 0 for r in records)
-    for seat in (0, 1):
+    pooled = np.mean([r.metrics["rewards"][s] for r in records for s in (0, 1)])
+    kept = [(e["seat"], e["game"]) for e in result.bc_examples]
+    # One cutoff for both seats (strictly above), seat 0's games listed first, as lm-selfplay writes them.
+    assert kept == [(s, r.index) for s in (0, 1) for r in records if r.metrics["rewards"][s] > pooled]
+    assert 0 < len(kept) < 2 * len(records) and all(e["cutoff"] == pooled for e in result.bc_examples)
+    nonzero = filter_for_bc(records, "nonzero")
+    assert len(nonzero) == sum(r.metrics["rewards"][s] > 0 for r in records for s in (0, 1)) > len(kept)
+    assert len(filter_for_bc(records, "all")) == 2 * len(records)
+    for seat in (0, 1):  # selfgym's earlier filter: a mean per seat
         mean = np.mean([r.metrics["rewards"][seat] for r in records])
-        kept = {e["game"] for e in result.bc_examples if e["seat"] == seat}
-        assert kept == {r.index for r in records if r.metrics["rewards"][seat] > mean}
-        assert 0 < len(kept) < len(records)
+        mine = {e["game"] for e in filter_for_bc(records, "per_seat_mean") if e["seat"] == seat}
+        assert mine == {r.index for r in records if r.metrics["rewards"][seat] > mean}
+    with pytest.raises(Exception, match="filter must be one of"):
+        filter_for_bc(records, "above_mean")
     for ex in result.bc_examples:
         roles = [m["role"] for m in ex["messages"]]
         assert roles[0] == "system" and roles[-1] == "assistant"
@@ -82,6 +91,18 @@ def test_bc_filter_keeps_each_seats_games_above_the_round_mean(tmp_path):
     steps = records[0].episodes[0].steps + records[0].episodes[1].steps
     assert any(s.action == "let me think about it" and "action_error" in s.info for s in steps)
     assert load_jsonl(result.files["bc"]) == json.loads(json.dumps(result.bc_examples))
+
+
+def test_competitive_ties_are_kept_and_lm_selfplay_logs_are_whole():
+    result = run_round(FairPartner(), games=60, seed=4, objective="competitive")
+    ties = {r.index for r in result.records if r.metrics["agreement"] and r.metrics["rewards"] == [0.0, 0.0]}
+    no_deal = {r.index for r in result.records if not r.metrics["agreement"]}
+    assert ties and no_deal
+    kept = {e["game"] for e in result.bc_examples}
+    assert ties <= kept and not (no_deal & kept), "a tied deal is kept, a no-deal game (also 0) is not"
+    for e in filter_for_bc(result.records, "nonzero"):
+        r = result.records[e["game"]]
+        assert r.metrics["rewards"][e["seat"]] > 0 or r.index in ties
 
 
 def test_bc_dataset_is_conversational_for_sft(tmp_path):
@@ -134,8 +155,14 @@ def test_cli_runs_a_round_with_scripted_policies(tmp_path, capsys):
     rc = main(["selfplay", "negotiation", "--policy", "fair", "--pool", "greedy,random", "--games", "6",
                "--objective", "coop", "--out", str(tmp_path), "--no-hf-dataset"])
     assert rc == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert out["summary"]["games"] == 6 and out["summary"]["learner"] == "fair"
+    for key in ("agreement_rate", "abort_rate", "score_mean", "score_median", "dialogue_length", "pareto_rate_objective"):
+        assert key in out["round"], key
+    table = out["summary"]["league"]
+    assert [r["name"] for r in table if r["kind"] == "learner"] == ["fair"]
+    assert sum(r["games"] for r in table if r["kind"] != "learner") == 6 and "| rank | name |" in captured.err
     assert (tmp_path / "trajectories_player_0.jsonl").is_file() and (tmp_path / "bc.jsonl").is_file()
     assert not (tmp_path / "bc_dataset").exists()
     games = load_jsonl(tmp_path / "games.jsonl")
