@@ -81,9 +81,9 @@ def test_task_errors_are_raised_not_scored():
 
 def test_io_cases_compared_on_host(sandbox):
     code = "def stats(xs, scale=1):\n    return {'n': len(xs), 'mean': sum(xs) / len(xs) * scale, 'sorted': tuple(sorted(xs))}\n"
-    cases = [{"args": [[3, 1, 2]], "expected": {"n": 3, "mean": 2.0, "sorted": [1, 2, 3]}},
-             {"args": [[1, 2]], "kwargs": {"scale": 2}, "expected": {"n": 2, "mean": 3.0, "sorted": [1, 2]}},
-             {"args": [[1]], "expected": {"n": 2, "mean": 1.0, "sorted": [1]}, "name": "wrong_expectation"}]
+    cases = [{"args": [[3, 1, 2]], "expected": {"n": 3, "mean": 2.0, "sorted": (1, 2, 3)}},
+             {"args": [[1, 2]], "kwargs": {"scale": 2}, "expected": {"n": 2, "mean": 3.0, "sorted": (1, 2)}},
+             {"args": [[1]], "expected": {"n": 2, "mean": 1.0, "sorted": (1,)}, "name": "wrong_expectation"}]
     v = run_io_cases(code, entry_point="stats", cases=cases, sandbox=sandbox)
     assert [c.passed for c in v.checks] == [True, True, False]
     assert v.checks[2].name == "wrong_expectation" and "expected" in v.checks[2].message
@@ -107,8 +107,8 @@ def test_io_exception_is_reported(sandbox):
 
 
 def test_same_is_strict_about_bool_and_types():
-    assert same(1, 1.0) and not same(True, 1) and not same("1", 1) and not same(None, 0)
-    assert same((1, [2]), [1, [2]]) and not same([1, 2], [1, 2, 3])
+    assert not same(1, 1.0) and same(1, 1.0, "float") and not same(True, 1) and not same("1", 1) and not same(None, 0)
+    assert not same((1, [2]), [1, [2]]) and same((1, [2]), (1, [2])) and not same([1, 2], [1, 2, 3])
     assert same(float("nan"), float("nan"), "float") and not same({1: 2}, {1: 3})
 
 
