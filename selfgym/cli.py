@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "selfgym.demo",              # selfgym demo
     "selfgym.verifiers.cli",     # selfgym sandbox build|status
     "selfgym.run_cli",           # selfgym run | report | model
+    "selfgym.serve",             # selfgym serve
     "selfgym.envs.negotiation.cli",  # selfgym selfplay negotiation
     "selfgym.envs.customer_service.cli",  # selfgym customer-service export|oracle
     "selfgym.curricula.cli",     # selfgym curriculum compare
