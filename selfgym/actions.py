@@ -177,8 +177,9 @@ class ActionSet:
         """The env's action text for a structured call; raises ``ArgumentError`` (a ``ToolError``)
         naming the problem when the name or arguments do not fit.
 
-        Tool calls of a calls-syntax set pass their arguments through unchecked (the env's
-        ``ToolSet.execute`` checks them and answers with an error observation).
+        Calls of a calls-syntax set become their JSON call with the arguments as given (the env's
+        ``ToolSet.execute`` checks them and answers with an error observation; a final answer
+        may be any JSON value).
         """
         entry = self._entries.get(name)
         if entry is None:
@@ -189,10 +190,14 @@ class ActionSet:
             except json.JSONDecodeError as exc:
                 raise ArgumentError(f"{name}: the arguments are not valid JSON ({exc.msg})") from None
         arguments = {} if arguments is None else arguments
-        if entry.kind == "tool":
+        if entry.kind != "text":  # a JSON call: the env reads and checks it (any JSON answer value)
             if not isinstance(arguments, dict):
                 raise ArgumentError(f"{name}: arguments must be a JSON object of named values")
-            return entry.render(**arguments)
+            if entry.kind != "tool":
+                missing = [p.name for p in entry.tool.params if p.required and p.name not in arguments]
+                if missing:
+                    raise ArgumentError(f"{name}: missing required argument(s) {', '.join(map(repr, missing))}")
+            return call_text(name, arguments)
         return entry.render(**entry.tool.coerce_arguments(arguments))
 
     def parse(self, text: Any) -> list[Action]:

@@ -1,64 +1,107 @@
 """selfgym envs for TRL's ``GRPOTrainer(environment_factory=...)`` (multi-turn training).
 
-TRL builds one instance per rollout, calls ``reset(**row)`` (the dataset row's columns as
-keyword arguments; its string return is appended to the prompt), exposes the instance's public
-methods as tools the model calls, and reads ``get_reward()`` once the rollout ends.
+TRL builds instances of the factory, calls ``reset(**row)`` (the dataset row's columns as
+keyword arguments; a string return is appended to the prompt's last message, ``None`` adds
+nothing), turns the instance's public methods into tools (schemas from their signatures and
+docstrings) and dispatches each tool call *by method name* with the call's JSON arguments
+as keyword arguments; it reads ``get_reward()`` once the rollout ends.
 
-Each class below wraps one selfgym family: its public methods are exactly that env's actions,
-typed and documented so TRL can turn them into tool schemas, and each method returns the env's
-next observation. ``get_reward`` returns the episode's summed reward, or NaN when verification
-hit an infrastructure error (TRL leaves NaN-scored rollouts out of the group baseline and gives
-them no advantage): an infrastructure error is never a 0.
+One generic adapter serves every family: ``environment_class(env_id)`` reads the env's action
+set (``selfgym.actions``) and generates a class with one public method per action, with that
+action's typed signature and docstring, so ToolUse's ``convert_mass(value, from_unit,
+to_unit)`` is a method TRL can call, and so is the web's ``click(id)`` or negotiation's
+``propose(books, hats, balls)``. A method turns its arguments into the env's action text,
+steps the env and returns the next observation; arguments that do not fit the action's
+signature come back as an error message, like any agent mistake.
 
-Rows may carry ``task`` (a Task as JSON, as ``task_dataset`` writes it) and ``seed``. Extra env
-options go to the constructor: ``functools.partial(CodeTaskEnvironment, max_attempts=3)``.
+``get_reward`` returns the episode's summed reward, or NaN when verification hit an
+infrastructure error (TRL leaves NaN-scored rollouts out of the group baseline and gives them
+no advantage): an infrastructure error is never a 0.
+
+Rows may carry ``task`` (a Task as JSON, as ``task_dataset`` writes it, or a task id) and
+``seed``. When the row's ``prompt`` already holds the first observation (``task_dataset``
+rows do), ``reset`` returns None so it is not shown twice.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 
 import selfgym  # noqa: F401  (registers the ids)
+from selfgym.actions import ActionSet, action_set_of
+from selfgym.errors import ConfigError
+from selfgym.tools import Tool, ToolError
 
 OVER = "The episode is over; no further actions are accepted."
 
 
-class SelfgymEnvironment:
-    """Base adapter: one selfgym env, its episode reward, and a private ``_act``.
+def make_env(env_id: str, **env_kwargs: Any) -> gym.Env:
+    """``gym.make`` with infrastructure errors masked (NaN) where the env verifies anything."""
+    from selfgym.registration import catalog
 
-    Subclasses set ``env_id`` and add public, typed, documented methods that call ``_act``.
+    if env_id not in {e.id for e in catalog("gymnasium")}:
+        raise ConfigError(f"{env_id!r} is not a registered selfgym id; see `selfgym list`")
+    try:
+        return gym.make(env_id, on_infra_error="mask", **env_kwargs)
+    except TypeError:  # an env without the on_infra_error option (no verifier behind it)
+        return gym.make(env_id, **env_kwargs)
+
+
+class SelfgymEnvironment:
+    """The generic adapter: one selfgym env, its action set, its episode reward.
+
+    Public methods of generated subclasses are the env's actions; the rest is private (every
+    public method becomes a tool in TRL) except ``reset`` and ``get_reward``.
     """
 
     env_id: str = ""
+    env_kwargs: dict[str, Any] = {}
 
     def __init__(self, env_id: str | None = None, **env_kwargs: Any):
         self.env_id = env_id or self.env_id
-        try:
-            self._env = gym.make(self.env_id, on_infra_error="mask", **env_kwargs)
-        except TypeError:
-            self._env = gym.make(self.env_id, **env_kwargs)
+        self._env = make_env(self.env_id, **{**self.env_kwargs, **env_kwargs})
+        self._actions: ActionSet = action_set_of(self._env)
         self._reward = 0.0
         self._valid = True
         self._done = False
         self.last_info: dict[str, Any] = {}
 
-    def reset(self, task: Any = None, seed: int | None = None, **row: Any) -> str:
-        """Start an episode on the row's task (or a seeded one); returns the first observation."""
+    def reset(self, task: Any = None, seed: int | None = None, prompt: Any = None, **row: Any) -> str | None:
+        """Start an episode on the row's task (or a seeded one); returns the first observation,
+        or None when the row's prompt already shows it."""
         options = None
         if task is not None:
-            options = {"task": json.loads(task) if isinstance(task, str) else task}
-        obs, info = self._env.reset(seed=seed, options=options)
+            if isinstance(task, str) and task.lstrip().startswith("{"):
+                task = json.loads(task)
+            options = {"task": task}
+        obs, info = self._env.reset(seed=None if seed is None else int(seed), options=options)
         self._reward, self._valid, self._done = 0.0, True, False
         self.last_info = info
-        return self._text(obs)
+        text = self._text(obs)
+        if _shown(prompt, text):
+            return None
+        last = _last_content(prompt)
+        return text if not last or last[-1].isspace() else "\n\n" + text
 
     def get_reward(self) -> float:
         """The episode's summed reward, or NaN when an infrastructure error masked it."""
         return self._reward if self._valid else math.nan
+
+    # ------------------------------------------------------------------ private
+    def _call(self, name: str, arguments: dict[str, Any]) -> str:
+        """Run action ``name`` with ``arguments``: render it, step the env, return what came back."""
+        if self._done:
+            return OVER
+        try:
+            text = self._actions.to_text(name, arguments)
+        except ToolError as exc:
+            return f"Error: {exc}"
+        return self._act(text)
 
     def _act(self, action: str) -> str:
         if self._done:
@@ -82,149 +125,95 @@ class SelfgymEnvironment:
         self._env.close()
 
 
-class CodeTaskEnvironment(SelfgymEnvironment):
-    """CodeTask-v0: submit code, read the verifier's feedback, retry while attempts remain.
+def _last_content(prompt: Any) -> str:
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
+        content = prompt[-1].get("content")
+        return content if isinstance(content, str) else ""
+    return prompt if isinstance(prompt, str) else ""
 
-    Reward shaping comes from the env's ``reward_mode`` option (``"binary"``, ``"fraction"``,
-    ``"cocos"``, ``"score"``), e.g. ``partial(CodeTaskEnvironment, reward_mode="cocos")``.
+
+def _shown(prompt: Any, text: str) -> bool:
+    """Whether the prompt already holds ``text`` (a ``task_dataset`` row's first observation)."""
+    if not text or prompt is None:
+        return False
+    messages = prompt if isinstance(prompt, list) else [{"content": prompt}]
+    return any(isinstance(m, dict) and isinstance(m.get("content"), str) and text.strip() in m["content"]
+               for m in messages)
+
+
+def _docstring(action: Tool) -> str:
+    """A Google-style docstring for ``action`` (what TRL's schema builder reads)."""
+    props = action.parameters["properties"]
+    lines = [action.description, ""]
+    if props:
+        lines.append("Args:")
+        for pname, schema in props.items():
+            desc = " ".join(str(schema.get("description") or f"the {pname}").split())
+            lines.append(f"    {pname}: {desc}")
+        lines.append("")
+    lines += ["Returns:", "    What the environment answers: the next observation, or an error message."]
+    return "\n".join(lines)
+
+
+def _method(action: Tool, owner: str) -> Callable[..., str]:
+    """A public method with ``action``'s typed signature that dispatches to ``_call``."""
+    name = action.name
+    order = [p.name for p in action.params]
+
+    def method(self: SelfgymEnvironment, *args: Any, **kwargs: Any) -> str:
+        arguments = dict(zip(order, args))
+        arguments.update(kwargs)
+        return self._call(name, arguments)
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations: dict[str, Any] = {}
+    for p in action.params:
+        ann = p.annotation
+        params.append(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann,
+                                        default=inspect.Parameter.empty if p.required else p.default))
+        if ann is not inspect.Parameter.empty:
+            annotations[p.name] = ann
+    annotations["return"] = str
+    method.__name__ = name
+    method.__qualname__ = f"{owner}.{name}"
+    method.__doc__ = _docstring(action)
+    method.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
+    method.__annotations__ = annotations
+    return method
+
+
+_CLASSES: dict[str, type[SelfgymEnvironment]] = {}
+_RESERVED = {"reset", "get_reward"}
+
+
+def environment_class(env_id: str, **env_kwargs: Any) -> type[SelfgymEnvironment]:
+    """The ``environment_factory`` class of ``env_id``: one typed public method per action.
+
+    ``env_kwargs`` go to ``gym.make`` on every instance (and may change the action set, e.g.
+    ToolUse's ``domains``). Classes are cached per id and kwargs.
     """
-
-    env_id = "selfgym/CodeTask-v0"
-
-    def submit_solution(self, code: str) -> str:
-        """Submit a complete Python solution for the task; the hidden checks run on it.
-
-        Args:
-            code: the full Python source defining the requested function.
-
-        Returns:
-            The verifier's feedback: which checks failed and why, or that all passed.
-        """
-        return self._act(f"```python\n{code}\n```")
-
-
-class _ToolCallingEnvironment(SelfgymEnvironment):
-    """Shared by families whose actions are calls to the task's typed tools."""
-
-    def call_tool(self, name: str, arguments: dict) -> str:
-        """Call one of the tools listed in the task description.
-
-        Args:
-            name: the tool's name.
-            arguments: the tool's arguments as a JSON object.
-
-        Returns:
-            The tool's result, or an error message.
-        """
-        return self._act(json.dumps({"name": name, "arguments": arguments}))
+    key = env_id + json.dumps(env_kwargs, sort_keys=True, default=repr)
+    if key in _CLASSES:
+        return _CLASSES[key]
+    probe = make_env(env_id, **env_kwargs)
+    try:
+        actions = action_set_of(probe)
+    finally:
+        probe.close()
+    clash = _RESERVED & set(actions.names)
+    if clash:
+        raise ConfigError(f"{env_id}: actions named {sorted(clash)} would shadow the trainer's own methods")
+    owner = env_id.split("/")[-1].replace("-", "_") + "_Environment"
+    namespace: dict[str, Any] = {"env_id": env_id, "env_kwargs": dict(env_kwargs),
+                                 "__doc__": f"{env_id} for TRL's environment_factory; its methods are the env's actions.",
+                                 "__module__": __name__}
+    for action in actions:
+        namespace[action.name] = _method(action, owner)
+    cls = type(owner, (SelfgymEnvironment,), namespace)
+    _CLASSES[key] = cls
+    return cls
 
 
-class ToolUseEnvironment(_ToolCallingEnvironment):
-    """ToolUse-v0: call the task's tools, then give the final answer."""
-
-    env_id = "selfgym/ToolUse-v0"
-
-    def final_answer(self, answer: str) -> str:
-        """Give the final answer to the task; this ends the episode.
-
-        Args:
-            answer: the answer, exactly as the task asks for it.
-
-        Returns:
-            Whether the answer was right.
-        """
-        return self._act(json.dumps({"name": "final_answer", "arguments": {"answer": answer}}))
-
-
-class CustomerServiceEnvironment(_ToolCallingEnvironment):
-    """CustomerService-<domain>-v0: use the domain's tools and talk to the simulated user."""
-
-    env_id = "selfgym/CustomerService-retail-v0"
-
-    def reply(self, message: str) -> str:
-        """Say something to the customer.
-
-        Args:
-            message: what to tell the customer.
-
-        Returns:
-            The customer's answer.
-        """
-        return self._act(json.dumps({"name": "reply", "arguments": {"content": message}}))
-
-
-class WebEnvironment(SelfgymEnvironment):
-    """Web-<task>-v0 and MiniWoB-<task>-v0: act on the page by element id."""
-
-    env_id = "selfgym/Web-v0"
-
-    def browser_action(self, action: str) -> str:
-        """Perform one action on the page.
-
-        Args:
-            action: one action such as click('12'), fill('16', 'text'), select_option('7', 'Blue'),
-                press('Enter'), scroll('down'), hover('5'), noop() or send_msg_to_user('question').
-
-        Returns:
-            The page outline after the action, or an error message.
-        """
-        return self._act(action)
-
-
-class NegotiationEnvironment(SelfgymEnvironment):
-    """Negotiation-v0: one seat of Deal or No Deal against the env's partner."""
-
-    env_id = "selfgym/Negotiation-v0"
-
-    def send_message(self, message: str) -> str:
-        """Send a message to the other player.
-
-        Args:
-            message: what to say.
-
-        Returns:
-            The other player's answer, or an error message.
-        """
-        return self._act(f"[message] {message}")
-
-    def propose(self, books: int, hats: int, balls: int) -> str:
-        """Propose a final split, naming the items YOU keep; the other player then proposes too.
-
-        Args:
-            books: how many books you keep.
-            hats: how many hats you keep.
-            balls: how many balls you keep.
-
-        Returns:
-            The outcome of the game, or an error message.
-        """
-        return self._act(f"[propose] ({int(books)} books, {int(hats)} hats, {int(balls)} balls)")
-
-
-FAMILY_ENVIRONMENTS: dict[str, type[SelfgymEnvironment]] = {
-    "code": CodeTaskEnvironment,
-    "tooluse": ToolUseEnvironment,
-    "customer_service": CustomerServiceEnvironment,
-    "web": WebEnvironment,
-    "miniwob": WebEnvironment,
-    "negotiation": NegotiationEnvironment,
-}
-
-
-def environment_for(env_id: str, **env_kwargs: Any):
-    """A zero-argument factory for ``environment_factory`` on any registered multi-turn id."""
-    from selfgym.registration import catalog
-
-    entry = next((e for e in catalog("gymnasium") if e.id == env_id), None)
-    if entry is None:
-        raise KeyError(f"{env_id!r} is not a registered selfgym id; see `selfgym list`")
-    cls = FAMILY_ENVIRONMENTS.get(entry.family)
-    if cls is None:
-        raise KeyError(f"no environment_factory adapter for family {entry.family!r}; "
-                       f"use EnvReward for single-turn envs (families with adapters: {sorted(FAMILY_ENVIRONMENTS)})")
-
-    def factory() -> SelfgymEnvironment:
-        return cls(env_id, **env_kwargs)
-
-    factory.__name__ = f"{cls.__name__}_factory"
-    return factory
+def environment_for(env_id: str, **env_kwargs: Any) -> type[SelfgymEnvironment]:
+    """A zero-argument factory for ``environment_factory`` on any registered id (the class itself)."""
+    return environment_class(env_id, **env_kwargs)
