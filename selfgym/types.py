@@ -104,6 +104,9 @@ class Verdict:
         checks: per-check results, in order.
         timings: seconds by phase (``{"sandbox": 0.004, "total": 0.006}``).
         error: a short human-readable reason when not passed.
+        stamp: what produced the verdict, so a reward can be traced and reproduced: selfgym
+            version, task id and hash of its verification program, sandbox backend, image id,
+            limits and the sandbox code's hash (``selfgym.verifiers.stamp``). Empty when unknown.
     """
 
     reward: float
@@ -112,6 +115,7 @@ class Verdict:
     checks: list[CheckResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    stamp: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_infra_error(self) -> bool:
@@ -135,6 +139,7 @@ class Verdict:
         data = dict(data)
         data["status"] = Status(data.get("status", "ok"))
         data["checks"] = [CheckResult(**c) for c in data.get("checks", [])]
+        data["stamp"] = dict(data.get("stamp") or {})
         return cls(**data)
 
 

@@ -4,8 +4,14 @@ Each container is created once from ``selfgym-sandbox`` with:
 
 - ``network_mode="none"``, a read-only root, a size-capped tmpfs at /work (the only writable
   place, emptied after every job) and a small /dev/shm;
-- ``mem_limit`` with ``memswap_limit`` equal to it, ``nano_cpus``, ``pids_limit``;
-- ``cap_drop=["ALL"]``, ``no-new-privileges``, the non-root user ``sandbox`` (uid 1000);
+- ``mem_limit`` with ``memswap_limit`` equal to it, ``nano_cpus``, ``pids_limit`` (the
+  container's own pids cgroup: the only process limit, so containers never share a count);
+- a private IPC namespace, emptied of every IPC object after each job;
+- ``cap_drop=["ALL"]`` but CAP_SETUID/CAP_SETGID, ``no-new-privileges``; the runner starts as
+  root with only those two capabilities, forks its zygote (which stays uid 0 and forks each
+  job's child), then runs as uid 1000 with a saved uid of 0; every job drops to the user
+  ``sandbox`` (uid 1000) and loses all capabilities, so no job can signal or ``prlimit`` the
+  machinery that serves the next job;
 - ``nofile`` and ``fsize`` ulimits;
 - host mounts, all read-only: ``runner.py`` and ``harness.py`` from this package, and the
   directory of the runner's socket; nothing else.
@@ -17,15 +23,23 @@ per job). The pool replaces a container after any limit violation, after a job t
 processes or files behind, after ``max_jobs`` jobs, and whenever one dies. A container killed
 from outside, or a daemon that stops answering, is an infrastructure failure: the job is retried
 on a fresh container and, failing that, ``SandboxError`` is raised.
+
+Leaks: every container carries its owner (host, pid and the pid's start time), its pool and its
+worker name as labels. ``remove_stale_containers`` (run when a docker sandbox starts, and by
+``selfgym sandbox gc``) removes those whose owner process is gone; ``close()`` retries removal
+for a while in any state, and a sandbox's ``close`` also removes by pool label whatever
+container of its pool it never learnt the id of (a create cut short by an engine restart).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
 import tempfile
 import threading
+import time
 
 from selfgym.errors import SandboxError
 from selfgym.verifiers.image import IMAGE, SANDBOX_UID, image_exists
@@ -35,8 +49,15 @@ from selfgym.verifiers.pool import Sandbox, Worker, WorkerLost
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
 HARNESS_IN_SANDBOX = "/opt/selfgym/harness.py"
-LABEL = "org.selfgym.sandbox.owner"
+LABEL = "org.selfgym.sandbox.owner"      # "<host>:<pid>" of the process that owns the container
+START_LABEL = "org.selfgym.sandbox.owner-start"  # that pid's start time (so a reused pid is not taken for it)
 POOL_LABEL = "org.selfgym.sandbox.pool"  # one value per DockerSandbox instance
+WORKER_LABEL = "org.selfgym.sandbox.worker"  # one value per container
+JOB_UID = SANDBOX_UID
+REMOVE_TRIES_S = 30.0
+log = logging.getLogger("selfgym.sandbox")
+_pending_lock = threading.Lock()
+_pending: set[str] = set()  # ids whose removal failed; retried by the next reaper pass
 MEMORY_HEADROOM_MB = 64   # the runner and its zygote
 PIDS_HEADROOM = 8
 _client = None
@@ -72,7 +93,8 @@ class DockerWorker(Worker):
     not through the Docker daemon.
     """
 
-    def __init__(self, name: str, api, image: str, limits: Limits, owner: str, pool_id: str = ""):
+    def __init__(self, name: str, api, image: str, limits: Limits, owner: str, pool_id: str = "",
+                 labels: dict | None = None):
         super().__init__(name)
         self.api = api
         self.id = None
@@ -89,9 +111,11 @@ class DockerWorker(Worker):
             listener.settimeout(60)
             host_config = api.create_host_config(
                 network_mode="none", read_only=True,
-                tmpfs={"/work": f"rw,exec,size={limits.tmpfs_mb}m,uid={SANDBOX_UID},gid={SANDBOX_UID},mode=700"},
+                tmpfs={"/work": f"rw,exec,size={limits.tmpfs_mb}m,nr_inodes={max(1024, limits.tmpfs_mb * 256)},"
+                                f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=700"},
                 mem_limit=mem, memswap_limit=mem, nano_cpus=int(limits.cpus * 1e9),
-                pids_limit=limits.pids + PIDS_HEADROOM, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                pids_limit=limits.pids + PIDS_HEADROOM, cap_drop=["ALL"], cap_add=["SETUID", "SETGID"],
+                security_opt=["no-new-privileges"],
                 ulimits=[{"Name": "nofile", "Soft": limits.nofile, "Hard": limits.nofile},
                          {"Name": "fsize", "Soft": limits.file_size_mb << 20, "Hard": limits.file_size_mb << 20},
                          {"Name": "core", "Soft": 0, "Hard": 0}],
@@ -101,10 +125,12 @@ class DockerWorker(Worker):
                 shm_size=8 << 20, ipc_mode="private")
             self.id = api.create_container(
                 image, command=["python3", "-I", "-S", "/opt/selfgym/runner.py", "--workdir", "/work",
-                                "--connect", "/run/selfgym/runner.sock"],
-                user=f"{SANDBOX_UID}:{SANDBOX_UID}", network_disabled=True,
-                working_dir="/work", environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
-                labels={LABEL: owner, POOL_LABEL: pool_id}, host_config=host_config)["Id"]
+                                "--connect", "/run/selfgym/runner.sock", "--user", str(JOB_UID),
+                                "--runner-uid", str(JOB_UID)],
+                user="0:0", network_disabled=True,
+                working_dir="/", environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+                labels={LABEL: owner, POOL_LABEL: pool_id, WORKER_LABEL: name, **(labels or {})},
+                host_config=host_config)["Id"]
             api.start(self.id)
             self._sock, _ = listener.accept()
             self.wait_ready(60.0)
@@ -163,18 +189,58 @@ class DockerWorker(Worker):
             return Result(exit_code=-9, stdout="", stderr="", wall_s=0.0, cpu_s=0.0, outcome="memory")
         return None
 
+    def forget(self) -> None:
+        """In a forked child: drop this process's copy of the connection, leave the container."""
+        try:
+            if self._sock is not None:
+                self._sock.close()
+        except OSError:
+            pass
+
     def close(self) -> None:
         try:
             if self._sock is not None:
                 self._sock.close()
         except OSError:
             pass
-        if self.id is not None:
+        ids = [self.id] if self.id is not None else None
+        if ids is None:  # the create may have gone through without our learning the id
             try:
-                self.api.remove_container(self.id, force=True)
-            except Exception:  # noqa: BLE001 - already gone, or the daemon is down
-                pass
+                ids = [c["Id"] for c in self.api.containers(all=True, filters={"label": f"{WORKER_LABEL}={self.name}"})]
+            except Exception:  # noqa: BLE001 - the engine is down: the pool's close or the reaper sweeps later
+                ids = []
+        for cid in ids:
+            remove_container(self.api, cid)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def remove_container(api, cid: str, tries_s: float = REMOVE_TRIES_S) -> bool:
+    """Remove a container in any state, retrying while the engine is away; True once gone.
+    A container still there after ``tries_s`` is remembered and retried by the next reaper pass."""
+    import docker
+
+    end = time.monotonic() + tries_s
+    delay = 0.1
+    while True:
+        try:
+            api.remove_container(cid, force=True, v=True)
+            break
+        except docker.errors.NotFound:
+            break
+        except Exception as exc:  # noqa: BLE001 - engine restarting, removal in progress...
+            if "already in progress" in str(exc):
+                time.sleep(0.2)
+                continue
+            if time.monotonic() > end:
+                with _pending_lock:
+                    _pending.add(cid)
+                log.warning("could not remove sandbox container %s (%s); the reaper will retry", cid[:12], exc)
+                return False
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
+    with _pending_lock:
+        _pending.discard(cid)
+    return True
 
 
 class DockerSandbox(Sandbox):
@@ -195,23 +261,54 @@ class DockerSandbox(Sandbox):
     def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
                  retries: int = 2, image: str = IMAGE):
         self.image = image
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
-        self.pool_id = f"{self.owner}:{id(self):x}"
         self._n = 0
+        self._set_owner()
         c = client()
         if not image_exists(c, image):
             raise SandboxError(f"the sandbox image {image} is missing; build it with: selfgym sandbox build")
-        self.api = c.api
+        self._api, self._api_pid = c.api, os.getpid()
+        try:
+            self.image_id = c.api.inspect_image(image)["Id"]
+        except Exception as exc:  # noqa: BLE001
+            raise SandboxError(f"cannot inspect the sandbox image {image}: {exc}") from exc
         remove_stale_containers(c)
         super().__init__(limits, pool_size or max(2, os.cpu_count() or 2), max_jobs, retries)
 
+    def _set_owner(self) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner_start = str(_start_time(os.getpid()))
+        self.pool_id = f"{self.owner}:{id(self):x}:{time.monotonic_ns() % 10**9}"
+
+    @property
+    def api(self):
+        """The engine's API client of this process (a forked child makes its own)."""
+        if self._api_pid != os.getpid():
+            self._api, self._api_pid = client().api, os.getpid()
+        return self._api
+
+    def _after_fork_in_child(self) -> None:
+        global _client
+        _client = None  # the parent's HTTP connections are not ours to share
+        self._set_owner()
+        super()._after_fork_in_child()
+
     def _start_worker(self) -> Worker:
         self._n += 1
-        try:
-            api = client().api
-        except SandboxError:
-            raise
-        return DockerWorker(f"docker-{os.getpid()}-{self._n}", api, self.image, self.limits, self.owner, self.pool_id)
+        api = client().api
+        return DockerWorker(f"docker-{os.getpid()}-{id(self):x}-{self._n}", api, self.image, self.limits, self.owner,
+                            self.pool_id, labels={START_LABEL: self.owner_start})
+
+    def close(self) -> None:
+        super().close()
+        try:  # whatever of this pool is left in any state (e.g. created while the engine restarted)
+            left = self.api.containers(all=True, filters={"label": f"{POOL_LABEL}={self.pool_id}"})
+        except Exception:  # noqa: BLE001 - engine down: the reaper removes them once we are gone
+            return
+        for c in left:
+            remove_container(self.api, c["Id"], tries_s=5.0)
+
+    def stamp(self) -> dict:
+        return dict(super().stamp(), image=self.image, image_id=self.image_id)
 
     def _job_limits(self, limits: Limits) -> Limits:
         c = self.limits
@@ -222,25 +319,47 @@ class DockerSandbox(Sandbox):
         return dict(super().status(), image=self.image)
 
 
-def remove_stale_containers(c) -> int:
-    """Remove sandbox containers left by selfgym processes on this host that no longer run."""
+def remove_stale_containers(c=None, everything: bool = False) -> int:
+    """Remove sandbox containers on this host whose owner process no longer runs (any state),
+    and retry removals that failed earlier. ``everything``: every selfgym sandbox container.
+    Returns how many were removed."""
+    c = c or client()
     host = socket.gethostname()
     removed = 0
+    with _pending_lock:
+        pending = list(_pending)
+    for cid in pending:
+        removed += remove_container(c.api, cid, tries_s=1.0)
     try:
         found = c.api.containers(all=True, filters={"label": LABEL})
     except Exception:  # noqa: BLE001
-        return 0
+        return removed
     for info in found:
-        owner = (info.get("Labels") or {}).get(LABEL, "")
-        h, _, pid = owner.rpartition(":")
-        if h != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        try:
-            c.api.remove_container(info["Id"], force=True)
-            removed += 1
-        except Exception:  # noqa: BLE001
-            pass
+        labels = info.get("Labels") or {}
+        h, _, pid = labels.get(LABEL, "").rpartition(":")
+        if not everything:
+            if h != host or not pid.isdigit() or _owner_alive(int(pid), labels.get(START_LABEL)):
+                continue
+        removed += remove_container(c.api, info["Id"], tries_s=5.0)
     return removed
+
+
+def _start_time(pid: int) -> int:
+    """The start time of ``pid`` in clock ticks since boot (0 when unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _owner_alive(pid: int, start: str | None) -> bool:
+    if not _alive(pid):
+        return False
+    if start and start.isdigit() and int(start) and _start_time(pid) not in (0, int(start)):
+        return False  # the pid was reused by another process
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -16,6 +16,14 @@ a forged ``__eq__`` cannot cross). The harness then decides:
 The worker cannot reach this process's stdout (its own fds are replaced at fork) and cannot
 attach to it (this process is not dumpable). Output: one JSON line on stdout, tagged
 ``"selfgym_harness"``.
+
+Everything the harness needs (the job spec, the test source, the candidate source) is read and
+the tests compiled *before* any task or candidate code runs; nothing is read from the job
+directory afterwards, so rewriting, replacing or swapping files (for symlinks or FIFOs) there
+changes nothing. The runner starts the harness in isolated mode: it imports only from the
+interpreter's library, never from the job directory. Once loaded, the harness writes one byte
+to the runner's start pipe: a harness that fails before that byte is an infrastructure failure,
+one that fails after it was (possibly) brought down by the candidate and is a task failure.
 """
 
 from __future__ import annotations
@@ -139,14 +147,12 @@ def _worker(spec: dict, start: int, fd: int) -> None:
         tests_ns = {}
         if spec["mode"] == "tests":
             tests_ns = {"__name__": "selfgym_tests", "__builtins__": builtins}
-            with open("tests.py") as f:
-                exec(compile(f.read(), "tests.py", "exec"), tests_ns)
-        sys.path.insert(0, os.getcwd())
+            exec(LOADED["tests"], tests_ns)
+        sys.path.insert(0, os.getcwd())  # the candidate may import its own files (this process only)
         emit({"k": "import"})
         try:
             cand_ns = {"__name__": "solution", "__builtins__": builtins}
-            with open("solution.py") as f:
-                exec(compile(f.read(), "solution.py", "exec"), cand_ns)
+            exec(compile(LOADED["solution"], "solution.py", "exec"), cand_ns)
             func = cand_ns.get(spec["entry_point"])
             if not callable(func):
                 raise NameError(f"the solution does not define {spec['entry_point']}()")
@@ -208,7 +214,12 @@ def _rebuild(info: dict) -> BaseException:
 def _collect(spec: dict, start: int, deadline: float) -> tuple[list[dict], str]:
     """Fork a worker from ``start``; return its records and how it ended."""
     r, w = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        raise
     if pid == 0:
         os.close(r)
         _worker(spec, start, w)
@@ -263,7 +274,14 @@ def _gather(spec: dict, timeout_s: float) -> tuple[dict[int, list], dict[int, st
     fatal = None
     start = 0
     while start < n:
-        records, ended = _collect(spec, start, deadline)
+        try:
+            records, ended = _collect(spec, start, deadline)
+        except OSError as exc:  # e.g. the solution's processes fill the process limit
+            why = _short(f"the checker could not start a worker for this check ({_exc_text(exc)}); "
+                         "the solution used up a resource")
+            for j in range(start, n):
+                failed[j] = why
+            break
         current, finished, begun = None, set(), set()
         for rec in records:
             k, j = rec.get("k"), rec.get("i")
@@ -351,18 +369,52 @@ def _where(exc: BaseException) -> str:
     return f" at tests.py line {lines[-1].lineno}: {lines[-1].line}" if lines else ""
 
 
+#: What the harness loaded before any task or candidate code ran (read once, never again).
+LOADED: dict = {}
+
+
+def _load() -> dict:
+    """Read the job spec, the tests and the candidate; compile the tests. Runs before any task
+    or candidate code, so a failure here is never the candidate's."""
+    with open("job.json", "rb") as f:
+        spec = json.loads(f.read())
+    with open("solution.py", encoding="utf-8", errors="replace") as f:
+        LOADED["solution"] = f.read()
+    if spec["mode"] == "tests":
+        with open("tests.py", encoding="utf-8") as f:
+            source = f.read()
+        import linecache
+
+        linecache.cache["tests.py"] = (len(source), None, source.splitlines(True), "tests.py")
+        try:
+            LOADED["tests"] = compile(source, "tests.py", "exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # the task's own fault
+            LOADED["tests_error"] = _short(f"the test code does not compile: {_exc_text(exc)}")
+    return spec
+
+
+def _started() -> None:
+    """Tell the runner that the harness is loaded (see the module doc); close that pipe."""
+    fd = os.environ.pop("SELFGYM_START_FD", None)
+    if fd is not None:
+        try:
+            os.write(int(fd), b"S")
+        finally:
+            os.close(int(fd))
+
+
 def main() -> int:
-    with open("job.json") as f:
-        spec = json.load(f)
     try:
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: workers cannot attach to us
     except OSError:
         pass
-    calls, failed, fatal = _gather(spec, float(spec["timeout_s"]))
-    code = None
-    if spec["mode"] == "tests":
-        with open("tests.py") as f:
-            code = compile(f.read(), "tests.py", "exec")
+    spec = _load()
+    _started()
+    if "tests_error" in LOADED:
+        calls, fatal = {}, LOADED["tests_error"]
+        failed = {j: fatal for j in range(len(spec["names"]))}
+    else:
+        calls, failed, fatal = _gather(spec, float(spec["timeout_s"]))
     checks = []
     for j, name in enumerate(spec["names"]):
         if spec["mode"] == "io":
@@ -372,7 +424,7 @@ def main() -> int:
         elif j in failed:
             checks.append({"name": name, "passed": False, "message": failed[j]})
         else:
-            ok, msg = _replay_one(spec, j, calls[j], code)
+            ok, msg = _replay_one(spec, j, calls[j], LOADED["tests"])
             checks.append({"name": name, "passed": ok, "message": msg})
     sys.stdout.write(json.dumps({"selfgym_harness": 1, "checks": checks, "fatal": fatal}) + "\n")
     sys.stdout.flush()

@@ -6,16 +6,28 @@ and replaces a worker after ``max_jobs`` jobs, after any job that hit a limit or
 behind, and whenever one dies. A worker that dies for reasons the job did not cause is an
 infrastructure failure: the job is retried on a fresh worker, and after ``retries`` more tries
 the sandbox raises ``SandboxError``.
+
+Processes: every live sandbox is closed when its process ends, also in a multiprocessing child
+(vector-env workers end through ``os._exit``, which skips ``atexit``: a multiprocessing
+finaliser runs there instead, and a SIGTERM to such a child closes its sandboxes first). A
+sandbox copied into a forked child leaves the parent's workers alone: the child starts its own.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextvars
+import hashlib
 import json
 import logging
+import os
+import signal
 import struct
+import sys
 import threading
 import time
+import weakref
 from typing import Callable
 
 from selfgym.errors import SandboxError
@@ -84,6 +96,9 @@ class Worker:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def forget(self) -> None:
+        """In a forked child: drop this process's copies of the worker's handles, never the worker."""
 
 
 class WorkerPool:
@@ -216,6 +231,28 @@ class Sandbox:
         self.limits = limits or Limits()
         self.retries = retries
         self.pool = WorkerPool(self._start_worker, size=pool_size, max_jobs=max_jobs)
+        self._pid = os.getpid()
+        _LIVE.add(self)
+        _register_process_cleanup()
+
+    def _after_fork_in_child(self) -> None:
+        """This object was copied into a forked child: forget the parent's workers, start afresh.
+        (Runs inside ``os.fork``: no I/O beyond closing this process's copies of handles.)"""
+        old = self.pool
+        with old._cond:
+            idle = list(old._idle)
+        for w in idle:
+            try:
+                w.forget()
+            except Exception:  # noqa: BLE001
+                pass
+        self.pool = WorkerPool(self._start_worker, size=old.size, max_jobs=old.max_jobs)
+        self._pid = os.getpid()
+
+    def stamp(self, limits: Limits | None = None) -> dict:
+        """What produced a verdict in this sandbox (see ``selfgym.verifiers.stamp``)."""
+        return {"backend": self.name, "limits": self._job_limits(limits or self.limits).to_dict(),
+                "runner_sha256": _runner_hash()}
 
     def _start_worker(self) -> Worker:
         raise NotImplementedError
@@ -225,6 +262,11 @@ class Sandbox:
         limits = limits or self.limits
         if not command or not all(isinstance(c, str) for c in command):
             raise TypeError(f"command must be a non-empty list of strings, got {command!r}")
+        if _cleanup_pid != os.getpid():
+            _register_process_cleanup()
+        box = _STAMPS.get()
+        if box is not None:
+            box.append(self.stamp(limits))
         job = {
             "files": {k: ({"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v) for k, v in files.items()},
             "command": list(command),
@@ -276,9 +318,78 @@ class Sandbox:
 
     def close(self) -> None:
         self.pool.close()
+        _LIVE.discard(self)
 
     def __enter__(self) -> "Sandbox":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ------------------------------------------------------------------- process life cycle
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+#: While set (see ``selfgym.verifiers.stamp.stamped``), each run appends its sandbox's stamp here.
+_STAMPS: contextvars.ContextVar = contextvars.ContextVar("selfgym_sandbox_stamps", default=None)
+_cleanup_pid: int | None = None
+_runner_sha: str | None = None
+
+
+def _runner_hash() -> str:
+    """sha256 of the code that runs inside every sandbox (runner and harness), first 16 hex digits."""
+    global _runner_sha
+    if _runner_sha is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        h = hashlib.sha256()
+        for name in ("runner.py", "harness.py"):
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(f.read())
+        _runner_sha = h.hexdigest()[:16]
+    return _runner_sha
+
+
+def close_all_sandboxes() -> None:
+    """Close every sandbox this process opened (runs at exit, also in multiprocessing children)."""
+    for sb in list(_LIVE):
+        if sb._pid == os.getpid():
+            try:
+                sb.close()
+            except Exception:  # noqa: BLE001 - exiting: the reaper removes what is left
+                pass
+
+
+def _on_sigterm(signum, frame) -> None:
+    close_all_sandboxes()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _register_process_cleanup() -> None:
+    """Once per process: close this process's sandboxes however it ends (see the module doc)."""
+    global _cleanup_pid
+    if _cleanup_pid == os.getpid():
+        return
+    _cleanup_pid = os.getpid()
+    atexit.register(close_all_sandboxes)
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:  # a multiprocessing child: no atexit there
+        from multiprocessing import util
+
+        util.Finalize(None, close_all_sandboxes, exitpriority=100)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            try:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+            except ValueError:
+                pass
+
+
+def _after_fork_in_child() -> None:
+    global _cleanup_pid
+    for sb in list(_LIVE):
+        if sb._pid != os.getpid():
+            sb._after_fork_in_child()
+    _cleanup_pid = None  # registered again on first use here, once the child knows what it is
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,40 +5,107 @@ space, CPU, file size, open files, processes), a fresh scratch directory per job
 environment, the wall-clock timeout and output cap, and killing whatever a job leaves running.
 When selfgym runs as root each runner also makes, once at start, an empty network namespace and
 a private mount namespace (fresh size-capped tmpfs on the work directory, /tmp, /var/tmp and
-/dev/shm, emptied after every job), and every job is dropped to ``nobody`` (uid 65534), so a job cannot reach the network, fill
-the disk, leave files behind or signal its runner. What it does not do: hide the host's
-world-readable files, limit memory and CPU for the job's processes together (rlimits are per
-process), or keep concurrent jobs (all ``nobody``) from signalling each other; when not root,
-none of the namespace protections apply. See docs/SECURITY.md.
+/dev/shm, emptied after every job) and a private IPC namespace, every job gets a fresh IPC
+namespace of its own, and every job is dropped to a uid that belongs to that runner alone
+(taken from a range above 1.8e9 and held with a lock file under /run/selfgym-uids), so a job
+cannot reach the network, fill the disk, leave files or IPC objects behind, or signal its
+runner or jobs of other runners; its process limit (RLIMIT_NPROC) counts that uid only, so it
+never couples runners. What it does not do: hide the host's world-readable files, or limit
+memory and CPU for the job's processes together (rlimits are per process); when not root, none
+of the namespace or uid protections apply and no process limit is set (RLIMIT_NPROC would
+count every process of the user). See docs/SECURITY.md.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+import zlib
 
 from selfgym.verifiers.limits import Limits
 from selfgym.verifiers.pool import Sandbox, Worker
 
 log = logging.getLogger("selfgym.sandbox")
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
-NOBODY = 65534
+HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
+UID_BASE = 1_879_048_192  # 0x70000000: far above any uid a distribution hands out
+UID_SLOTS = 65536
+UID_LOCKS = "/run/selfgym-uids"
 _warned = threading.Event()
 _ns_warned = threading.Event()
+
+
+def _processes_of(uid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"Uid:"):
+                            if uid in map(int, line.split()[1:]):
+                                found.append(int(name))
+                            break
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process running as ``uid`` (a job uid of ours), until none is left."""
+    for _ in range(50):
+        pids = _processes_of(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+class JobUid:
+    """A uid no other runner on this host uses while we hold it (a lock file per uid)."""
+
+    def __init__(self):
+        os.makedirs(UID_LOCKS, mode=0o700, exist_ok=True)
+        start = zlib.crc32(f"{os.getpid()}:{time.monotonic_ns()}".encode()) % UID_SLOTS
+        for k in range(UID_SLOTS):
+            slot = (start + k) % UID_SLOTS
+            fd = os.open(os.path.join(UID_LOCKS, str(slot)), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.fd, self.uid = fd, UID_BASE + slot
+            kill_uid(self.uid)  # whatever a dead previous holder left running
+            return
+        raise OSError("no free job uid")
+
+    def release(self) -> None:
+        if self.fd is not None:
+            kill_uid(self.uid)
+            os.close(self.fd)
+            self.fd = None
 
 
 class ProcessWorker(Worker):
     def __init__(self, name: str, python: str, tmpfs_mb: int = 64):
         super().__init__(name)
         self.dir = tempfile.mkdtemp(prefix="selfgym-sandbox-")
-        os.chmod(self.dir, 0o711)  # jobs run as nobody and must reach their work dir
-        user = ["--user", str(NOBODY)] if os.geteuid() == 0 else []
-        user += ["--tmpfs-mb", str(tmpfs_mb)] if user else []
+        os.chmod(self.dir, 0o711)  # jobs run as their own uid and must reach their work dir
+        self.uid = JobUid() if os.geteuid() == 0 else None
+        user = ["--user", str(self.uid.uid), "--nproc", "--namespaces", "--tmpfs-mb", str(tmpfs_mb)] if self.uid else []
         self.proc = subprocess.Popen([python, "-I", "-S", RUNNER, "--workdir", os.path.join(self.dir, "w"), *user],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True, close_fds=True)
@@ -70,6 +137,17 @@ class ProcessWorker(Worker):
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def forget(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.proc.returncode = 0  # never wait for or kill the parent's runner from here
+        if self.uid is not None:
+            os.close(self.uid.fd)  # our copy of the lock: the parent still holds the uid
+            self.uid.fd = None
+
     def close(self) -> None:
         import shutil
 
@@ -84,6 +162,8 @@ class ProcessWorker(Worker):
             except Exception:  # noqa: BLE001
                 pass
         self._sel.close()
+        if self.uid is not None:
+            self.uid.release()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -99,10 +179,9 @@ class ProcessSandbox(Sandbox):
     """Local subprocess runners with rlimits and scratch directories (see the module doc)."""
 
     name = "process"
-    # None: the checker ships harness.py with each job. A path into this package would break
-    # where the package lives under /tmp (each runner mounts a fresh tmpfs there) or in a folder
-    # that jobs, dropped to ``nobody``, cannot read.
-    harness_path = None
+    # The runner compiles the harness when it starts (before any namespace could hide this
+    # folder) and runs that code object for this path; nothing is read from disk per job.
+    harness_path = HARNESS
 
     def __init__(self, limits: Limits | None = None, pool_size: int | None = None, max_jobs: int = 1000,
                  retries: int = 2, python: str | None = None):
@@ -118,3 +197,8 @@ class ProcessSandbox(Sandbox):
     def _start_worker(self) -> Worker:
         self._n += 1
         return ProcessWorker(f"process-runner-{self._n}", self.python, self.limits.tmpfs_mb)
+
+    def stamp(self, limits: Limits | None = None) -> dict:
+        import platform
+
+        return dict(super().stamp(limits), image=None, image_id=f"host:{platform.node()}:python-{self.python}")

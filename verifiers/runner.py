@@ -20,6 +20,19 @@ its rlimits and runs the command: ``python3 script.py ...`` runs in the child it
 interpreter start-up, which is what makes a job cost about a millisecond), anything else is
 ``exec``-ed. After the job the runner kills whatever the job left running and empties the work
 directory.
+
+Who may touch whom: jobs never share a uid with the machinery that serves later jobs. In a
+container the runner starts as root with only CAP_SETUID/CAP_SETGID; the zygote and the child
+forked ahead stay uid 0 until the child takes a job and drops to the job uid, and the runner
+itself keeps a saved uid of 0, so a job can neither signal nor ``prlimit`` the runner, the
+zygote or the next job's child. The local runner (as root) drops each job to a uid of its own.
+Process counts are limited by the container's pids cgroup under docker and, locally, by
+RLIMIT_NPROC on that runner's own uid, never by a limit that counts other runners' processes.
+IPC: a local runner as root gives every job a fresh IPC namespace; a container's runner removes
+every SysV and POSIX IPC object after each job (all of them were made by the job uid).
+A trusted script (the check harness) gets a *start pipe*: it writes one byte there once it has
+loaded everything it needs, before any task or candidate code runs. If it ends without that
+byte, the failure cannot be the candidate's and is reported as an infrastructure error.
 """
 
 from __future__ import annotations
@@ -45,10 +58,22 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+START_FD_ENV = "SELFGYM_START_FD"
+SYSVIPC = (("/proc/sysvipc/shm", "shmctl"), ("/proc/sysvipc/sem", "semctl"), ("/proc/sysvipc/msg", "msgctl"))
+IPC_RMID = 0
+MQUEUE_DIR = "/dev/mqueue"
+#: The directory a trusted script may import from: the interpreter's own library, never a job's.
+STDLIB_PATH: list = []
+#: Source text of each trusted script -> its path in PRECOMPILED.
+SOURCES: dict = {}
+#: Set by ``main``: "nproc" (the job uid is this runner's alone: enforce ``pids`` with RLIMIT_NPROC).
+OPTIONS: dict = {}
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 PYTHONS = ("python", "python3", "/usr/bin/python3", "/usr/local/bin/python3")
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 _libc = None
+HERE = os.path.dirname(os.path.abspath(__file__))
 #: Trusted scripts that sit next to this file, compiled once at start (path -> code object).
 PRECOMPILED: dict = {}
 
@@ -93,7 +118,7 @@ def write_frame(fd: int, obj) -> None:
 class Zygote:
     """A clean process that forks one fresh child per job and reports how it ended."""
 
-    def __init__(self, user: int | None):
+    def __init__(self, user: int | None, ipc_ns: bool = False):
         self.user = user
         self.ctl, theirs = socket.socketpair()
         self.pid = os.fork()
@@ -102,17 +127,23 @@ class Zygote:
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
-            _zygote_loop(theirs, user)
+            _zygote_loop(theirs, user, ipc_ns)
             os._exit(0)
         theirs.close()
 
-    def spawn(self):
-        """Fork a child; returns (pid, job socket, stdout fd, stderr fd)."""
-        self.ctl.sendall(b"F")
-        msg, fds, _flags, _addr = socket.recv_fds(self.ctl, 64, 3)
-        if not msg or len(fds) != 3:
+    def spawn(self, timeout: float = 30.0):
+        """Fork a child; returns (pid, job socket, stdout fd, stderr fd, start-pipe fd)."""
+        self.ctl.settimeout(timeout)
+        try:
+            self.ctl.sendall(b"F")
+            msg, fds, _flags, _addr = socket.recv_fds(self.ctl, 64, 4)
+        finally:
+            self.ctl.settimeout(None)
+        if not msg or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
             raise EOFError("zygote gone")
-        return int(msg), socket.socket(fileno=fds[0]), fds[1], fds[2]
+        return int(msg), socket.socket(fileno=fds[0]), fds[1], fds[2], fds[3]
 
     def read_status(self) -> dict | None:
         """The status line the zygote writes when the child exits (None when it is gone)."""
@@ -125,37 +156,55 @@ class Zygote:
         return json.loads(buf)
 
 
-def _zygote_loop(ctl: socket.socket, user: int | None) -> None:
+def _fork_retrying(limit_s: float = 20.0) -> int:
+    """fork(), waiting while the last job's processes still fill the pids limit (the runner is
+    killing them): a job that exhausts its processes must not take the zygote with it."""
+    end = time.monotonic() + limit_s
+    while True:
+        try:
+            return os.fork()
+        except (BlockingIOError, MemoryError, OSError):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.005)
+
+
+def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
     """Keep one child forked ahead, hand it over on request, report how it ended; repeat."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        pid = os.fork()
+        st_r, st_w = os.pipe()
+        pid = _fork_retrying()
         if pid == 0:
             ctl.close()
             ours.close()
             os.close(out_r)
             os.close(err_r)
-            _child_main(theirs, out_w, err_w, user)
+            os.close(st_r)
+            _child_main(theirs, out_w, err_w, st_w, user, ipc_ns)
         theirs.close()
         os.close(out_w)
         os.close(err_w)
+        os.close(st_w)
         if not ctl.recv(1):  # the runner is gone: so is the waiting child
             os.kill(pid, signal.SIGKILL)
             return
-        socket.send_fds(ctl, [str(pid).encode()], [ours.fileno(), out_r, err_r])
+        socket.send_fds(ctl, [str(pid).encode()], [ours.fileno(), out_r, err_r, st_r])
         ours.close()
         os.close(out_r)
         os.close(err_r)
+        os.close(st_r)
         _, status, ru = os.wait4(pid, 0)
         ctl.sendall(json.dumps({"status": status, "cpu_s": ru.ru_utime + ru.ru_stime}).encode() + b"\n")
 
 
 # ------------------------------------------------------------------------------------- child
-def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -> None:
+def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: int | None, ipc_ns: bool) -> None:
     """Set up and run one job; never returns."""
+    started = False
     try:
         head = b""
         while len(head) < 4:
@@ -175,10 +224,12 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
         os.close(out_w)
         os.close(err_w)
         lim = job["limits"]
-        if user is not None:  # local runner started as root: drop to `user`
+        if ipc_ns and _libc.unshare(CLONE_NEWIPC) != 0:  # a fresh, empty IPC namespace for this job
+            raise OSError(ctypes.get_errno(), "cannot make an IPC namespace for the job")
+        if user is not None:  # drop to the job uid (and lose every capability)
             os.setgroups([])
-            os.setgid(user)
-            os.setuid(user)
+            os.setresgid(user, user, user)
+            os.setresuid(user, user, user)
         try:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write("1000")
@@ -193,12 +244,12 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
             if os.path.dirname(rel):
                 os.makedirs(os.path.dirname(rel), exist_ok=True)
             data = base64.b64decode(content["b64"]) if isinstance(content, dict) else content.encode()
-            with open(rel, "wb") as f:
+            with open(rel, "xb") as f:
                 f.write(data)
         stdin_fd = os.open(os.devnull, os.O_RDONLY)
         if job.get("stdin"):
             path = os.path.join(jobdir, ".stdin")
-            with open(path, "wb") as f:
+            with open(path, "xb") as f:
                 f.write(base64.b64decode(job["stdin"]))
             stdin_fd = os.open(path, os.O_RDONLY)
             os.unlink(path)
@@ -208,19 +259,40 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
         import resource as r
 
         mb = 1 << 20
-        for res, value in ((r.RLIMIT_AS, lim["memory_mb"] * mb), (r.RLIMIT_CPU, int(lim["timeout_s"]) + 2),
-                           (r.RLIMIT_FSIZE, lim["file_size_mb"] * mb), (r.RLIMIT_NOFILE, lim["nofile"]),
-                           (r.RLIMIT_NPROC, lim["pids"]), (r.RLIMIT_CORE, 0)):
+        limits = [(r.RLIMIT_AS, lim["memory_mb"] * mb), (r.RLIMIT_CPU, int(lim["timeout_s"]) + 2),
+                  (r.RLIMIT_FSIZE, lim["file_size_mb"] * mb), (r.RLIMIT_NOFILE, lim["nofile"]), (r.RLIMIT_CORE, 0)]
+        if OPTIONS.get("nproc"):  # a local runner's own job uid: the count is this runner's jobs' alone
+            limits.append((r.RLIMIT_NPROC, lim["pids"]))
+        for res, value in limits:
             r.setrlimit(res, (value, value))
-        os.closerange(3, 65536)
         cmd = job["command"]
+        trusted = None
         if cmd[0] in PYTHONS and len(cmd) >= 2 and not cmd[1].startswith("-"):
-            _run_python_here(cmd[1:], env, jobdir)
+            trusted = PRECOMPILED.get(os.path.abspath(cmd[1]))
+            if trusted is None and os.path.dirname(os.path.abspath(cmd[1])) == HERE:
+                raise LookupError(f"the runner has no trusted script {cmd[1]!r}")
+            shipped = job["files"].get(cmd[1])
+            if trusted is None and isinstance(shipped, str) and shipped in SOURCES:
+                # a job that ships our own harness (e.g. through a remote service) runs it as ours
+                trusted = PRECOMPILED[SOURCES[shipped]]
+        if trusted is not None:  # keep the start pipe at a known fd for the trusted script
+            os.dup2(st_w, 3)
+            os.closerange(4, 65536)
+            env[START_FD_ENV] = "3"
+        else:
+            os.closerange(3, 65536)
+        started = True
+        if cmd[0] in PYTHONS and len(cmd) >= 2 and not cmd[1].startswith("-"):
+            _run_python_here(cmd[1:], env, jobdir, trusted)
         os.execvpe(cmd[0], cmd, env)
     except BaseException as exc:  # setup failed: report on the job's stderr
         try:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             os.write(2, f"selfgym runner: could not start the job: {exc!r} (runner line {where.lineno})\n".encode())
+            if not started and not (isinstance(exc, OSError) and exc.errno in (28, 27, 122)) \
+                    and not isinstance(exc, ValueError):
+                # not the job's doing (a full disk or a bad path is): say so on the start pipe
+                os.write(st_w, b"I" + repr(exc).encode()[:200])
         finally:
             os._exit(127)
 
@@ -228,32 +300,40 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, user: int | None) -
 def _private_namespaces(workdir: str, tmpfs_mb: int) -> None:
     """Local runner as root, once at start: an empty network namespace, and a mount namespace in
     which the work directory, /tmp, /var/tmp and /dev/shm are fresh size-capped tmpfs."""
-    if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+    if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
     if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "cannot make mounts private")
-    small = b"size=8m,mode=1777"
+    small = b"size=8m,nr_inodes=4096,mode=1777"
     for path, opts in ((b"/tmp", small), (b"/var/tmp", small), (b"/dev/shm", small),
-                       (workdir.encode(), f"size={tmpfs_mb}m,mode=1777".encode())):
+                       (workdir.encode(), f"size={tmpfs_mb}m,nr_inodes={max(1024, tmpfs_mb * 256)},mode=1777".encode())):
         os.makedirs(path, exist_ok=True)
         if _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
             raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path.decode()}")
 
 
-def _run_python_here(argv: list[str], env: dict, jobdir: str) -> None:
-    """Run ``python3 script args`` inside this fresh child, as the interpreter would."""
+def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> None:
+    """Run ``python3 script args`` inside this fresh child, as the interpreter would.
+
+    A trusted script (``trusted``: its code object, compiled by the runner at start) runs in
+    isolated mode: it imports only from the interpreter's own library, never from the job's
+    directory, which the job can write.
+    """
     os.environ.clear()
     os.environ.update(env)
     sys.argv = list(argv)
-    sys.path[:] = [jobdir] + [p for p in sys.path if p and os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
+    if trusted is not None:
+        sys.path[:] = list(STDLIB_PATH)
+    else:
+        sys.path[:] = [jobdir] + [p for p in sys.path if p and os.path.abspath(p) != HERE]
+    sys.path_importer_cache.clear()
     sys.stdin = sys.__stdin__ = open(0, "r", closefd=False)
     sys.stdout = sys.__stdout__ = open(1, "w", closefd=False, buffering=1)
     sys.stderr = sys.__stderr__ = open(2, "w", closefd=False, buffering=1)
     code = 0
     try:
-        compiled = PRECOMPILED.get(os.path.abspath(argv[0]))
-        if compiled is not None:  # our own harness: skip reading and compiling it per job
-            exec(compiled, {"__name__": "__main__", "__file__": argv[0], "__builtins__": __builtins__})
+        if trusted is not None:  # our own harness: skip reading and compiling it per job
+            exec(trusted, {"__name__": "__main__", "__file__": argv[0], "__builtins__": __builtins__})
         else:
             runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as exc:
@@ -289,12 +369,16 @@ def _exit_code(code) -> int:
 
 # ------------------------------------------------------------------------------------ runner
 class Runner:
-    def __init__(self, workdir: str, user: int | None):
+    def __init__(self, workdir: str, user: int | None, ipc_ns: bool = False):
         self.workdir = workdir
         self.user = user
-        self.zygote = Zygote(user)
+        self.ipc_ns = ipc_ns
+        self.zygote = Zygote(user, ipc_ns)
         private = os.getpid() == 1 or user is not None  # these places are ours alone
         self.cleanup_dirs = [workdir] + (["/dev/shm", "/tmp", "/var/tmp"] if private else [])
+        # Without a namespace per job, IPC objects are removed after each job; only where this
+        # runner owns the IPC namespace (a container), never the host's.
+        self.clean_ipc = os.getpid() == 1 and not ipc_ns
 
     def run(self, job: dict) -> dict:
         lim = job["limits"]
@@ -303,7 +387,7 @@ class Runner:
         oom_before = _oom_kills()
         t0 = time.monotonic()
         try:
-            pid, sock, out_r, err_r = self.zygote.spawn()
+            pid, sock, out_r, err_r, st_r = self.zygote.spawn()
         except (OSError, EOFError, ValueError):
             return {"infra_error": "the runner's zygote is gone", "recycle": True}
         data = json.dumps(job).encode()
@@ -312,11 +396,12 @@ class Runner:
         except OSError:
             pass
         sock.close()
-        out, err = bytearray(), bytearray()
-        bufs = {out_r: out, err_r: err}
+        out, err, start = bytearray(), bytearray(), bytearray()
+        bufs = {out_r: out, err_r: err, st_r: start}
         sel = selectors.DefaultSelector()
         sel.register(out_r, selectors.EVENT_READ)
         sel.register(err_r, selectors.EVENT_READ)
+        sel.register(st_r, selectors.EVENT_READ)
         sel.register(self.zygote.ctl, selectors.EVENT_READ)
         deadline = t0 + float(lim["timeout_s"])
         reason, status, truncated, recycle, wall = None, None, False, False, None
@@ -346,7 +431,11 @@ class Runner:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     sel.unregister(fd)
-                    open_pipes -= 1
+                    open_pipes -= fd != st_r
+                    continue
+                if fd == st_r:
+                    if len(start) < 512:
+                        start += chunk
                     continue
                 bufs[fd] += chunk
                 if len(out) + len(err) > cap and reason is None:
@@ -360,12 +449,15 @@ class Runner:
         sel.close()
         os.close(out_r)
         os.close(err_r)
+        os.close(st_r)
         why = []
         try:
             if self._kill_strays():
                 why.append("left processes")
             if not self._clean_files():
                 why.append("left files that could not be removed")
+            if self.clean_ipc and not _remove_ipc():
+                why.append("left IPC objects that could not be removed")
         except Exception as exc:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
             why.append(f"cleanup failed: {exc!r}")
         if self.zygote.pid <= 0:
@@ -389,12 +481,28 @@ class Runner:
                 reason = "ok"
         if reason != "ok":
             recycle = True
+        if start[:1] == b"I":  # the job could not be set up, for no fault of its own
+            return {"infra_error": "the runner could not set up the job: " + bytes(start[1:]).decode("utf-8", "replace"),
+                    "recycle": True}
+        if self._trusted(job) and start[:1] != b"S" and reason != "timeout":
+            # the check harness ended before it ran any task or candidate code: not the candidate's doing
+            tail = bytes(err[-300:]).decode("utf-8", "replace").strip()
+            return {"infra_error": f"the checker failed before it ran any task code (status {code}): {tail}",
+                    "recycle": True}
         if len(out) > cap or len(err) > cap:
             truncated = True
         return {"exit_code": code, "stdout": bytes(out[:cap]).decode("utf-8", "replace"),
                 "stderr": bytes(err[:cap]).decode("utf-8", "replace"), "wall_s": wall,
                 "cpu_s": status["cpu_s"], "outcome": reason, "truncated": truncated, "recycle": recycle,
                 "recycle_why": "; ".join(why)}
+
+    @staticmethod
+    def _trusted(job: dict) -> bool:
+        cmd = job.get("command") or []
+        if len(cmd) < 2 or cmd[0] not in PYTHONS:
+            return False
+        shipped = (job.get("files") or {}).get(cmd[1])
+        return cmd[1] in PRECOMPILED or (isinstance(shipped, str) and shipped in SOURCES)
 
     def _kill_strays(self) -> bool:
         """Kill every process the job left; True when there were any."""
@@ -451,16 +559,55 @@ class Runner:
 
 
 def _force_remove(func, path, _exc) -> None:
-    """rmtree's error hook: make the entry and its parent ours to delete, then try again."""
+    """rmtree's error hook: make the entry and its parent ours to delete, then try again.
+
+    Never follows a symbolic link (a job may plant one pointing anywhere)."""
     for p in (os.path.dirname(path), path):
         try:
-            os.chmod(p, 0o700)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
         except OSError:
             pass
     if func in (os.unlink, os.remove, os.rmdir):
         func(path)
     elif os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_ipc() -> bool:
+    """Remove every SysV IPC object and POSIX message queue in this (the container's) IPC
+    namespace; every one was made by the job uid, which this runner shares as its real uid.
+    True when none is left."""
+    global _libc
+    _libc = _libc or ctypes.CDLL(None, use_errno=True)
+    ok = True
+    for path, call in SYSVIPC:
+        try:
+            with open(path) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 2:
+                continue
+            ident = int(fields[1])
+            fn = getattr(_libc, call)
+            rc = fn(ident, 0, IPC_RMID, None) if call == "semctl" else fn(ident, IPC_RMID, None)
+            if rc != 0 and ctypes.get_errno() not in (22, 43):  # EINVAL/EIDRM: gone already
+                ok = False
+    try:
+        names = os.listdir(MQUEUE_DIR)
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            os.unlink(os.path.join(MQUEUE_DIR, name))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            ok = False
+    return ok
 
 
 def _killpg(pid: int) -> None:
@@ -506,40 +653,55 @@ def _oom_kills() -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--user", type=int, default=None, help="drop each job to this uid (local runner as root)")
+    ap.add_argument("--user", type=int, default=None, help="drop each job to this uid (the runner starts as root)")
+    ap.add_argument("--runner-uid", type=int, default=None,
+                    help="in a container: after forking the zygote, run as this uid with a saved uid of 0")
+    ap.add_argument("--namespaces", action="store_true",
+                    help="local runner as root: private network, mount and IPC namespaces, and an IPC namespace per job")
+    ap.add_argument("--nproc", action="store_true",
+                    help="the job uid belongs to this runner alone: limit its processes with RLIMIT_NPROC")
     ap.add_argument("--connect", default=None, help="talk over this unix socket instead of stdin/stdout")
-    ap.add_argument("--tmpfs-mb", type=int, default=64, help="size of the work directory's tmpfs (with --user)")
+    ap.add_argument("--tmpfs-mb", type=int, default=64, help="size of the work directory's tmpfs (with --namespaces)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    OPTIONS["nproc"] = bool(args.nproc and args.user is not None)
     if os.getpid() != 1:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_DUMPABLE, 0)
     global _libc
     _libc = _libc or ctypes.CDLL(None, use_errno=True)
+    STDLIB_PATH[:] = [p for p in sys.path if p and os.path.abspath(p) != HERE and not p.endswith("-packages")]
+    for name in ("harness.py",):  # read before any namespace hides the package directory
+        try:
+            with open(os.path.join(HERE, name)) as f:
+                source = f.read()
+            PRECOMPILED[os.path.join(HERE, name)] = compile(source, os.path.join(HERE, name), "exec")
+            SOURCES[source] = os.path.join(HERE, name)
+        except OSError:
+            pass
     os.makedirs(args.workdir, exist_ok=True)
-    if args.user is not None:
+    ipc_ns = False
+    if args.namespaces:
         os.chmod(args.workdir, 0o1777)
         try:
             _private_namespaces(args.workdir, args.tmpfs_mb)
-            isolation = "namespaces"
+            isolation, ipc_ns = "namespaces", True
         except OSError as exc:  # e.g. inside an unprivileged container: say so, go on weaker
             isolation = f"rlimits only (no namespaces: {exc})"
     else:
         isolation = "container" if os.getpid() == 1 else "rlimits only"
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("harness.py",):
-        try:
-            with open(os.path.join(here, name)) as f:
-                PRECOMPILED[os.path.join(here, name)] = compile(f.read(), os.path.join(here, name), "exec")
-        except OSError:
-            pass
-    runner = Runner(args.workdir, args.user)
+    runner = Runner(args.workdir, args.user, ipc_ns)
+    if args.runner_uid is not None:  # the zygote stays uid 0; we keep 0 only as the saved uid
+        os.setgroups([])
+        os.setresgid(args.runner_uid, args.runner_uid, 0)
+        os.setresuid(args.runner_uid, args.runner_uid, 0)
     fd_in, fd_out = 0, 1
     if args.connect:  # after the zygote exists, so no job ever inherits this socket
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(args.connect)
         fd_in = fd_out = conn.fileno()
-    write_frame(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
+    write_frame(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation,
+                         "uids": list(os.getresuid())})
     while True:
         job = read_frame(fd_in)
         if job is None:

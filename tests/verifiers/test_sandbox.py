@@ -75,7 +75,7 @@ def test_limits_validate_with_named_field():
 
 
 def test_unknown_backend_names_choices():
-    with pytest.raises(ConfigError, match=r"one of \('docker', 'process', 'auto'\)"):
+    with pytest.raises(ConfigError, match=r"one of \('docker', 'process', 'auto'"):
         get_sandbox("vm")
 
 
