@@ -307,8 +307,8 @@ class DockerSandbox(Sandbox):
         for c in left:
             remove_container(self.api, c["Id"], tries_s=5.0)
 
-    def stamp(self) -> dict:
-        return dict(super().stamp(), image=self.image, image_id=self.image_id)
+    def stamp(self, limits: Limits | None = None) -> dict:
+        return dict(super().stamp(limits), image=self.image, image_id=self.image_id)
 
     def _job_limits(self, limits: Limits) -> Limits:
         c = self.limits

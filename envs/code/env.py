@@ -25,6 +25,7 @@ from selfgym.envs.code.pool import TaskPool
 from selfgym.envs.code.sources import resolve_source
 from selfgym.envs.code.taskformat import FAMILY, check_names, to_task, verification_program
 from selfgym.envs.code.validate import verify
+from selfgym.verifiers.stamp import stamped
 
 FEEDBACK = ("none", "summary", "full")
 _NAMED_SANDBOXES: dict[str, Any] = {}
@@ -241,7 +242,7 @@ class CodeTaskEnv(TextEnv):
             except SandboxError as exc:  # e.g. sandbox="docker" and no engine: our failure, not the answer's
                 verdict = Verdict.infra_error(str(exc))
             else:
-                verdict = verify(task, extraction.code, sandbox=sandbox, limits=self.limits)
+                verdict = stamped(task, lambda: verify(task, extraction.code, sandbox=sandbox, limits=self.limits))
         info = {"attempt": self.attempt, "max_attempts": self.max_attempts, "extraction": extraction.method}
         if verdict.is_infra_error:
             info["turn_scores"] = list(self.scores)
