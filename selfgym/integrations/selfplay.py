@@ -37,7 +37,9 @@ from selfgym.envs.negotiation.partners import make_partner
 from selfgym.envs.negotiation.runner import GameRecord, filter_for_bc, play_games, policy_name
 
 #: What each round logs about a set of games (keys of ``metrics.summarize``).
-ROUND_METRICS = ("games", "agreement_rate", "score_0", "score_1", "joint_score", "pareto_rate", "invalid_outputs")
+ROUND_METRICS = ("games", "agreement_rate", "score_0", "score_1", "joint_score", "pareto_rate", "invalid_outputs",
+                 "abort_rate", "score_mean", "score_median", "deal_score_mean", "deal_score_median", "dialogue_length",
+                 "pareto_rate_objective")
 
 # ChatML with {% generation %} markers around each assistant turn (its end-of-turn token included),
 # so TRL can mask the loss to the policy's own turns. Used only where it renders exactly as the
@@ -106,18 +108,20 @@ class Policy:
     after a training step.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, sampling: Any = None, name: str = "policy", path: str | None = None):
+    def __init__(self, model: Any, tokenizer: Any, sampling: Any = None, name: str = "policy", path: str | None = None,
+                 rules: str = "selfgym"):
         from selfgym.agents.llm import LLMAgent
+        from selfgym.envs.negotiation.llm import templates
         from selfgym.llm.transformers import TransformersBackend
 
         self.model, self.tokenizer, self.path = model, tokenizer, path
         device = str(next(model.parameters()).device)
         self.backend = TransformersBackend(path or "in-memory", device=device, model=model, tokenizer=tokenizer)
-        self.agent = LLMAgent(self.backend, sampling=sampling, name=name)
+        self.agent = LLMAgent(self.backend, sampling=sampling, name=name, templates=templates(rules))
 
     @classmethod
     def load(cls, path: str | os.PathLike, sampling: Any = None, name: str = "policy", device: str | None = None,
-             dtype: str | None = None) -> "Policy":
+             dtype: str | None = None, rules: str = "selfgym") -> "Policy":
         """Load a local transformers folder (``"default"``: the converted default model)."""
         torch = require("torch", "transformers", "training a policy")
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -135,7 +139,7 @@ class Policy:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True).to(device)
-        return cls(model, tokenizer, sampling=sampling, name=name, path=path)
+        return cls(model, tokenizer, sampling=sampling, name=name, path=path, rules=rules)
 
     def eval_mode(self) -> None:
         """Switch the model to inference (after training) and the tokenizer to left padding."""
@@ -226,7 +230,8 @@ class RoundGames:
 
 
 def play_round(policy: Agent, pool: Sequence[Agent], *, selfplay_games: int, pool_games: int, seed: int,
-               objective: str = "semi_competitive", max_messages: int = 50, batch_size: int = 64) -> RoundGames:
+               objective: str = "semi_competitive", max_messages: int = 50, batch_size: int = 64,
+               rules: str = "selfgym", contexts: Any = None, bc_filter: str = "above_avg") -> RoundGames:
     """Self-play games (the policy in both seats, both trainable), then games against ``pool``
     (one opponent drawn per game, the policy alternating seats, only its seat trainable), all
     played side by side. Game ``i`` uses seed ``seed + i``. Returns the games and the BC filter."""
@@ -245,8 +250,9 @@ def play_round(policy: Agent, pool: Sequence[Agent], *, selfplay_games: int, poo
         trainable.append((True, False) if i % 2 == 0 else (False, True))
     n = len(seatings)
     records = play_games(seatings, seeds=[seed + i for i in range(n)], trainable=trainable, batch_size=batch_size,
-                         env_kwargs={"objective": objective, "max_messages": max_messages})
-    return RoundGames(records, records[:selfplay_games], records[selfplay_games:], filter_for_bc(records))
+                         env_kwargs={"objective": objective, "max_messages": max_messages, "rules": rules,
+                                     "contexts": contexts})
+    return RoundGames(records, records[:selfplay_games], records[selfplay_games:], filter_for_bc(records, bc_filter))
 
 
 def round_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
@@ -305,8 +311,217 @@ def sft_on_examples(policy: Policy, examples: Sequence[dict[str, Any]], *, outpu
 def bc_summary(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How many BC examples per seat, and their rewards against the round means."""
     out: dict[str, Any] = {"examples": len(examples)}
+    out["cutoff"] = examples[0]["cutoff"] if examples else None
     for seat in (0, 1):
         mine = [e for e in examples if e["seat"] == seat]
         out[f"seat_{seat}"] = {"examples": len(mine), "round_mean": mine[0]["round_mean"] if mine else None,
                                "min_reward": min((e["reward"] for e in mine), default=None)}
     return out
+
+
+# ---------------------------------------------------------------------- GRPO on both seats
+#
+# One shared policy plays both seats. Each trainable seat of each game is one training sample:
+# its whole clean dialogue tokenized with the chat template, the seat's own outputs as the
+# completion (mask 1) and everything it read between them as environment tokens (mask 0), with
+# the seat's own reward. Games come in groups on the same context; a seat's advantage is its
+# reward minus the mean reward of the same seat over its group (the per-seat baseline),
+# optionally divided by that group's standard deviation.
+
+
+@dataclass
+class SeatSample:
+    """One seat of one game as a GRPO sample (see above)."""
+
+    game: int
+    seat: int
+    task_id: str
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    env_mask: list[int]
+    reward: float
+    advantage: float = 0.0
+
+
+def _seat_chat(chat: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    chat = [dict(m) for m in chat]
+    while chat and chat[-1]["role"] != "assistant":
+        chat.pop()
+    return chat
+
+
+def seat_sequence(tokenizer: Any, chat: Sequence[dict[str, Any]], template: str | None = None) -> tuple[list[int], list[int], list[int]]:
+    """``(prompt_ids, completion_ids, env_mask)`` of one seat's dialogue: the prompt ends where the
+    seat's first output starts; the mask is 1 on the seat's own output tokens, 0 elsewhere."""
+    template = template or training_chat_template(tokenizer)
+    if template is None:
+        raise ConfigError("GRPO on both seats needs a chat template with {% generation %} markers for this tokenizer")
+    enc = tokenizer.apply_chat_template(list(_seat_chat(chat)), tokenize=True, return_dict=True,
+                                        return_assistant_tokens_mask=True, chat_template=template)
+    ids, mask = list(enc["input_ids"]), list(enc["assistant_masks"])
+    if 1 not in mask:
+        raise ConfigError("the seat has no output of its own to train on")
+    first = mask.index(1)
+    return ids[:first], ids[first:], mask[first:]
+
+
+def seat_samples(records: Sequence[GameRecord], tokenizer: Any, *, scale: bool = False,
+                 template: str | None = None) -> list[SeatSample]:
+    """GRPO samples for every trainable seat that spoke, with per-seat group baselines.
+
+    Groups are the games on the same task; the advantage of a sample is its reward minus the
+    mean reward of the same seat in its group (divided by that group's standard deviation, plus
+    1e-4, with ``scale``). A group of one game has advantage 0.
+    """
+    template = template or training_chat_template(tokenizer)
+    samples = []
+    for r in records:
+        for seat in (0, 1):
+            if not r.trainable[seat] or not any(m["role"] == "assistant" for m in r.clean[seat]):
+                continue
+            p, c, m = seat_sequence(tokenizer, r.clean[seat], template)
+            samples.append(SeatSample(r.index, seat, r.task_id, p, c, m, float(r.metrics["rewards"][seat])))
+    groups: dict[tuple[str, int], list[SeatSample]] = {}
+    for s in samples:
+        groups.setdefault((s.task_id, s.seat), []).append(s)
+    for group in groups.values():
+        rewards = np.array([s.reward for s in group])
+        mean, std = float(rewards.mean()), float(rewards.std())
+        for s in group:
+            s.advantage = (s.reward - mean) / (std + 1e-4 if scale else 1.0)
+    return samples
+
+
+def play_groups(policy: Agent, tasks: Sequence[Any], *, group_size: int, seed: int = 0, objective: str = "semi_competitive",
+                rules: str = "selfgym", max_messages: int = 50, batch_size: int = 64) -> list[GameRecord]:
+    """``group_size`` self-play games of ``policy`` on each task (both seats trainable), side by side.
+    Game ``k`` of a group uses seed ``seed + k`` (so the starter varies within a group)."""
+    if group_size < 2:
+        raise ConfigError(f"group_size must be >= 2 (a baseline needs a group), got {group_size}")
+    seatings = [(policy, policy)] * (len(tasks) * group_size)
+    game_tasks = [t for t in tasks for _ in range(group_size)]
+    seeds = [seed + k for _ in tasks for k in range(group_size)]
+    return play_games(seatings, seeds=seeds, tasks=game_tasks, batch_size=batch_size,
+                      env_kwargs={"objective": objective, "max_messages": max_messages, "rules": rules})
+
+
+def grpo_step(policy: Policy, samples: Sequence[SeatSample], optimizer: Any, *, max_length: int = 2048) -> dict[str, Any]:
+    """One on-policy GRPO step of the project's own runner over both seats' samples.
+
+    Loss: ``-mean_i(advantage_i * mean over the sample's own tokens of log p(token))``, i.e. the
+    policy gradient with ratio 1 (the samples were just drawn from these weights), no KL term.
+    """
+    torch = require("torch", "transformers", "GRPO")
+    if not samples:
+        raise ConfigError("no samples to train on")
+    device = next(policy.model.parameters()).device
+    policy.model.train()
+    optimizer.zero_grad()
+    total, n_tokens = 0.0, 0
+    for s in samples:
+        ids = (s.prompt_ids + s.completion_ids)[:max_length]
+        mask = ([0] * len(s.prompt_ids) + s.env_mask)[:max_length]
+        x = torch.tensor([ids], device=device)
+        logits = policy.model(input_ids=x).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None])[..., 0]
+        m = torch.tensor([mask[1:]], device=device, dtype=logp.dtype)
+        per_sample = (logp * m).sum() / m.sum().clamp(min=1)
+        loss = -s.advantage * per_sample / len(samples)
+        loss.backward()
+        total += float(loss.detach())
+        n_tokens += int(m.sum())
+    optimizer.step()
+    policy.eval_mode()
+    return {"samples": len(samples), "loss": total, "trained_tokens": n_tokens,
+            "seats": {seat: sum(1 for s in samples if s.seat == seat) for seat in (0, 1)}}
+
+
+class SelfPlayRollout:
+    """A TRL ``GRPOTrainer`` ``rollout_func``: prompts are ``"<task_id>#seat=<k>"``; the policy plays
+    ``group_size`` self-play games per task (once, shared by both seats' prompts), and the k-th
+    occurrence of a prompt gets that seat's sample from the k-th game: its token ids, its env mask
+    (``env_mask``: own tokens 1) and its reward (``seat_reward``, read by ``seat_reward``)."""
+
+    def __init__(self, policy: Policy, tasks: Sequence[Any], *, group_size: int, seed: int = 0, **play_kwargs: Any):
+        self.policy, self.group_size, self.seed, self.play_kwargs = policy, group_size, seed, play_kwargs
+        self.tasks = {t.id: t for t in tasks}
+        self.samples: dict[str, dict[int, list[SeatSample]]] = {}
+        self.records: list[GameRecord] = []
+
+    @staticmethod
+    def prompt(task_id: str, seat: int) -> str:
+        return f"{task_id}#seat={seat}"
+
+    def _ensure(self, task_id: str) -> None:
+        if task_id in self.samples:
+            return
+        was_training = self.policy.model.training
+        self.policy.eval_mode()
+        records = play_groups(self.policy.agent, [self.tasks[task_id]], group_size=self.group_size,
+                              seed=self.seed + len(self.records), **self.play_kwargs)
+        if was_training:
+            self.policy.model.train()
+        self.records.extend(records)
+        by_seat: dict[int, list[SeatSample]] = {0: [], 1: []}
+        for s in seat_samples(records, self.policy.tokenizer):
+            by_seat[s.seat].append(s)
+        self.samples[task_id] = by_seat
+
+    def __call__(self, prompts: Sequence[Any], trainer: Any = None) -> dict[str, Any]:
+        out: dict[str, list] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [], "seat_reward": []}
+        seen: dict[str, int] = {}
+        for p in prompts:
+            task_id, _, seat = str(p).rpartition("#seat=")
+            self._ensure(task_id)
+            k = seen.get(p, 0)
+            seen[p] = k + 1
+            group = self.samples[task_id][int(seat)]
+            if not group:
+                raise ConfigError(f"seat {seat} never spoke in any game on {task_id}: no sample to train on")
+            s = group[k % len(group)]
+            out["prompt_ids"].append(s.prompt_ids)
+            out["completion_ids"].append(s.completion_ids)
+            out["env_mask"].append(s.env_mask)
+            out["seat_reward"].append(s.reward)
+        return out
+
+
+def seat_reward(prompts: Any = None, completions: Any = None, seat_reward: Sequence[float] = (), **_: Any) -> list[float]:
+    """The GRPO reward function of ``SelfPlayRollout``: each sample's own seat reward."""
+    return [float(r) for r in seat_reward]
+
+
+def trl_grpo_step(policy: Policy, tasks: Sequence[Any], *, group_size: int, output_dir: str, seed: int = 0,
+                  learning_rate: float = 1e-5, **play_kwargs: Any) -> dict[str, Any]:
+    """One TRL ``GRPOTrainer`` step on both seats' samples of ``group_size`` self-play games on each task.
+
+    The dataset has one prompt per (task, seat); a trainer batch holds both seats of every task,
+    and TRL's group normalisation runs over ``group_size`` samples of the same seat and task: the
+    per-seat baseline. No reference model (``beta=0``). The model is left in eval mode.
+    """
+    torch = require("torch", "trl", "GRPO")
+    datasets = require("datasets", "trl", "GRPO")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import GRPOConfig, GRPOTrainer
+
+    template = training_chat_template(policy.tokenizer)
+    if template is not None and template != policy.tokenizer.chat_template:
+        policy.tokenizer.chat_template = template  # renders the same text; only adds the loss markers
+    rollout = SelfPlayRollout(policy, tasks, group_size=group_size, seed=seed, **play_kwargs)
+    prompts = [SelfPlayRollout.prompt(t.id, s) for t in tasks for s in (0, 1)]
+    on_cpu = next(policy.model.parameters()).device.type == "cpu"
+    config = GRPOConfig(
+        output_dir=output_dir, num_generations=group_size, per_device_train_batch_size=2 * group_size * len(tasks),
+        steps_per_generation=1, max_steps=1, learning_rate=learning_rate, beta=0.0, logging_steps=1, report_to=[],
+        save_strategy="no", use_cpu=on_cpu, bf16=(not on_cpu) and torch.cuda.is_bf16_supported(), seed=seed,
+        shuffle_dataset=False,
+    )
+    policy.tokenizer.padding_side = "left"
+    trainer = GRPOTrainer(model=policy.model, reward_funcs=[seat_reward], args=config,
+                          train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
+                          processing_class=policy.tokenizer, rollout_func=rollout)
+    result = trainer.train()
+    policy.eval_mode()
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    return {"steps": int(result.global_step), "loss": logs[-1]["loss"] if logs else None, "games": len(rollout.records),
+            "samples": {seat: sum(len(v[seat]) for v in rollout.samples.values()) for seat in (0, 1)}}
