@@ -3,8 +3,8 @@
 ``LlamaCppBackend(gguf)`` starts (or reuses) an ``xllamacpp.Server`` inside this process, bound
 to 127.0.0.1 on a free port, with ``n_parallel`` slots so a batch of chats decodes together
 (continuous batching). It then talks to it like any OpenAI-compatible server, and adds the
-prompt's token ids (llama.cpp's ``/apply-template`` and ``/tokenize``) so trajectories carry
-prompt and completion tokens alike.
+prompt's token ids (llama.cpp's ``/apply-template`` and ``/tokenize``, as ``OpenAIBackend`` does
+for any llama.cpp server) so trajectories carry prompt and completion tokens alike.
 
 One server per (model, slots, context) is shared by every backend in the process: tests,
 agents and wrappers that each ask for ``make_backend("default")`` load the model once.
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from selfgym.errors import BackendError, DependencyError
-from selfgym.llm.base import Chat, Completion, SamplingParams
 from selfgym.llm.openai import OpenAIBackend
 
 _SERVERS: dict[tuple, "LlamaCppServer"] = {}
@@ -52,10 +51,13 @@ class LlamaCppServer:
         threads: CPU threads for decoding. Default: ``$SELFGYM_LLAMACPP_THREADS``, else half the
             cores (at least 1). llama.cpp's threads spin while they wait, so on a busy machine
             fewer threads are much faster (measured here: 1 thread 5 s, 2 threads 37 s per batch).
+        host / port: where to listen (default: 127.0.0.1 on a free port); ``selfgym serve`` sets them.
+        alias: the model name the server reports in ``/v1/models`` (default: the file's path).
     """
 
     def __init__(self, gguf: str | os.PathLike, n_parallel: int = 8, ctx_per_slot: int = 2048,
-                 threads: int | None = None):
+                 threads: int | None = None, host: str = "127.0.0.1", port: int | None = None,
+                 alias: str | None = None):
         try:
             import xllamacpp
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -68,15 +70,17 @@ class LlamaCppServer:
         params.n_parallel = int(n_parallel)
         params.n_ctx = int(n_parallel) * int(ctx_per_slot)
         params.kv_unified = True  # one shared cache: a long prompt may use more than its share
-        params.hostnames = ["127.0.0.1"]
+        params.hostnames = [host]
+        if alias:
+            params.model_alias = {alias}
         params.verbosity = -1
         threads = threads or default_threads()
         if threads:
             params.cpuparams.n_threads = int(threads)
             params.cpuparams_batch.n_threads = int(threads)
         last: Exception | None = None
-        for _ in range(3):  # the free port can be taken between probing and binding
-            params.port = _free_port()
+        for _ in range(1 if port else 3):  # a free port can be taken between probing and binding
+            params.port = int(port) if port else _free_port()
             try:
                 self._server = xllamacpp.Server(params)
                 break
@@ -86,7 +90,7 @@ class LlamaCppServer:
             raise BackendError(f"xllamacpp could not start a server for {path}: {last}")
         self.gguf = path
         self.n_parallel = int(n_parallel)
-        self.url = f"http://127.0.0.1:{params.port}"
+        self.url = f"http://{host}:{params.port}"
 
     def close(self) -> None:
         """Stop the server (it also stops when the process exits)."""
@@ -130,19 +134,7 @@ class LlamaCppBackend(OpenAIBackend):
 
             gguf = default_gguf_path()
         self.server = shared_server(gguf, n_parallel, ctx_per_slot, threads)
-        super().__init__(self.server.url, model=Path(gguf).name, concurrency=max(n_parallel, 1), **kw)
+        super().__init__(self.server.url, model=Path(gguf).name, concurrency=max(n_parallel, 1),
+                         prompt_token_ids=prompt_token_ids, **kw)
         self.name = f"llamacpp:{Path(gguf).name}"
         self.want_prompt_ids = prompt_token_ids
-
-    def prompt_ids(self, chat: Chat) -> list[int]:
-        """The token ids of ``chat`` rendered with the model's chat template (generation prompt included)."""
-        text = self._request("/apply-template", {"messages": list(chat)})["prompt"]
-        return list(self._request("/tokenize", {"content": text, "add_special": True, "parse_special": True})["tokens"])
-
-    def _one(self, chat: Chat, sampling: SamplingParams) -> list[Completion]:
-        out = super()._one(chat, sampling)
-        if self.want_prompt_ids:
-            ids = self.prompt_ids(chat)
-            for c in out:
-                c.prompt_token_ids = ids
-        return out

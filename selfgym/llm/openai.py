@@ -6,12 +6,25 @@ so a continuous-batching server decodes them as one batch. Token ids come from t
 entries where the server names them (llama.cpp gives ``id``; vLLM gives ``token_id:<n>`` strings
 when started with ``--return-tokens-as-token-ids``); log-probabilities wherever the server
 returns them. Only the standard library is used (``urllib``), so no client package is needed.
+
+Prompt token ids (``Completion.prompt_token_ids``) come from, in order of preference:
+
+1. the response itself: a top-level ``prompt_token_ids`` (vLLM answers so when the request has
+   ``return_token_ids``, which is sent to servers whose ``/v1/models`` says ``owned_by: vllm``;
+   ``selfgym serve`` answers so for transformers folders);
+2. llama.cpp's own endpoints (``/apply-template`` renders the chat with the model's template,
+   ``/tokenize`` tokenises it), used when the server has them (``selfgym serve`` on a GGUF,
+   ``llama-server``, xllamacpp);
+3. otherwise none: ``prompt_token_ids`` stays None and ``prompt_ids_source`` says ``"none"``.
+
+The route is found on the first request and kept (``prompt_ids_source``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +45,8 @@ class OpenAIBackend:
         concurrency: requests in flight at once (the server batches them).
         timeout: seconds to wait for one response.
         retries: extra attempts on connection errors and 5xx answers before BackendError.
+        prompt_token_ids: fill ``Completion.prompt_token_ids`` where the server can say them
+            (see the module docstring); False skips the extra work.
     """
 
     def __init__(
@@ -42,6 +57,7 @@ class OpenAIBackend:
         concurrency: int = 16,
         timeout: float = 600.0,
         retries: int = 2,
+        prompt_token_ids: bool = True,
     ):
         url = base_url.rstrip("/")
         self.root = url[: -len("/v1")] if url.endswith("/v1") else url
@@ -50,6 +66,10 @@ class OpenAIBackend:
         self.timeout = timeout
         self.retries = retries
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="selfgym-http")
+        self.want_prompt_ids = bool(prompt_token_ids)
+        self.prompt_ids_source: str | None = None  # "response", "llamacpp" or "none", once known
+        self._route_lock = threading.Lock()
+        self.server_kind: str | None = None  # the ``owned_by`` of the served model ("vllm", "llamacpp", ...)
         self.model = model or self._first_model()
         self.name = f"openai:{self.root}#{self.model}"
         self.calls = 0  # generate() calls so far (the rollout benchmark and tests read it)
@@ -79,10 +99,11 @@ class OpenAIBackend:
 
     def _first_model(self) -> str:
         listing = self._request("/v1/models")
-        models = [m.get("id") for m in listing.get("data", []) if m.get("id")]
-        if not models:
+        data = [m for m in listing.get("data", []) if m.get("id")]
+        if not data:
             raise BackendError(f"{self.root}/v1/models lists no model; pass model= explicitly")
-        return models[0]
+        self.server_kind = data[0].get("owned_by")
+        return data[0]["id"]
 
     # ------------------------------------------------------------------ generation
     def _body(self, chat: Chat, sampling: SamplingParams) -> dict[str, Any]:
@@ -101,6 +122,8 @@ class OpenAIBackend:
         if sampling.logprobs or sampling.top_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = max(1, sampling.top_logprobs)
+        if self.want_prompt_ids and self.server_kind == "vllm":
+            body["return_token_ids"] = True  # vLLM: prompt_token_ids (and token_ids) in the response
         return body
 
     def _one(self, chat: Chat, sampling: SamplingParams) -> list[Completion]:
@@ -114,7 +137,40 @@ class OpenAIBackend:
         for c in out:  # some servers echo a prefilled assistant turn; keep only the continuation
             if prefill and c.text.startswith(prefill):
                 c.text = c.text[len(prefill):]
+        if self.want_prompt_ids:
+            ids = self._prompt_ids_for(chat, resp)
+            for c in out:
+                c.prompt_token_ids = ids
         return out
+
+    # ------------------------------------------------------------------ prompt token ids
+    def prompt_ids(self, chat: Chat) -> list[int]:
+        """The token ids of ``chat`` rendered with the model's chat template (generation prompt
+        included), through llama.cpp's ``/apply-template`` and ``/tokenize``."""
+        text = self._request("/apply-template", {"messages": list(chat)})["prompt"]
+        return list(self._request("/tokenize", {"content": text, "add_special": True, "parse_special": True})["tokens"])
+
+    def _prompt_ids_for(self, chat: Chat, resp: dict[str, Any]) -> list[int] | None:
+        ids = resp.get("prompt_token_ids")
+        if isinstance(ids, list) and ids and all(isinstance(i, int) for i in ids):
+            if self.prompt_ids_source is None:
+                self.prompt_ids_source = "response"
+            return list(ids)
+        if self.prompt_ids_source is None:
+            with self._route_lock:
+                if self.prompt_ids_source is None:
+                    try:
+                        found = self.prompt_ids(chat)
+                    except BackendError as exc:
+                        if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc) and "HTTP 501" not in str(exc):
+                            raise  # the server has the endpoints but failed: say so
+                        self.prompt_ids_source = "none"  # no such endpoints: this server cannot say
+                        return None
+                    self.prompt_ids_source = "llamacpp"
+                    return found
+        if self.prompt_ids_source == "llamacpp":
+            return self.prompt_ids(chat)
+        return None
 
     @staticmethod
     def _completion(choice: dict[str, Any], usage: dict[str, Any], sampling: SamplingParams) -> Completion:
@@ -127,6 +183,9 @@ class OpenAIBackend:
             token_ids = ids if all(i is not None for i in ids) else None
             if sampling.top_logprobs:
                 top = [{t["token"]: float(t["logprob"]) for t in e.get("top_logprobs", [])} for e in entries]
+        direct = choice.get("token_ids")  # vLLM with return_token_ids
+        if token_ids is None and isinstance(direct, list) and all(isinstance(i, int) for i in direct):
+            token_ids = list(direct)
         finish = choice.get("finish_reason") or "stop"
         return Completion(
             text=text,

@@ -66,7 +66,11 @@ def test_openai_client_against_the_running_server(backend):
     assert out[0].token_ids == ref[0].token_ids  # the same model answers the same clear-cut question
     out = client.generate(CHATS, SamplingParams(temperature=0.7, max_tokens=5))
     assert len(out) == 3 and all(c.token_ids and len(c.token_ids) == len(c.logprobs) for c in out)
-    assert out[0].prompt_token_ids is None  # a plain OpenAI server does not give prompt ids
+    # the OpenAI client finds llama.cpp's /apply-template and /tokenize and fills the prompt ids
+    assert out[0].prompt_token_ids and out[0].prompt_token_ids == backend.prompt_ids(CHATS[0])
+    assert client.prompt_ids_source == "llamacpp"
+    bare = OpenAIBackend(backend.server.url, prompt_token_ids=False)
+    assert bare.generate(CHATS[:1], SamplingParams(max_tokens=1))[0].prompt_token_ids is None
     spec = make_backend(f"openai:{backend.server.url}#{client.model}")
     assert spec.model == client.model
 
