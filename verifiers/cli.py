@@ -1,4 +1,5 @@
-"""``selfgym sandbox build|status``: make the sandbox image and see what the sandbox has."""
+"""``selfgym sandbox build|status|gc``: make the sandbox image, see what the sandbox has, and
+remove sandbox containers whose owner process is gone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def register_cli(sub) -> None:
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.add_argument("--probe", action="store_true", help="also run one job through a fresh pool")
     st.set_defaults(func=_status)
+    g = s.add_parser("gc", help="remove sandbox containers whose owner process is gone (any state)")
+    g.add_argument("--all", action="store_true",
+                   help="remove every selfgym sandbox container, also those of running processes")
+    g.set_defaults(func=_gc)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
@@ -29,6 +34,22 @@ def _build(args) -> int:
         print(f"error: {exc}")
         return 1
     print(f"{image.IMAGE}: {how}")
+    return 0
+
+
+def _gc(args) -> int:
+    from selfgym.errors import SandboxError
+
+    try:
+        from selfgym.verifiers.docker_backend import LABEL, client, remove_stale_containers
+
+        c = client()
+        removed = remove_stale_containers(c, everything=args.all)
+        left = len(c.api.containers(all=True, filters={"label": LABEL}))
+    except SandboxError as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"removed {removed} sandbox container(s); {left} left (owned by running processes)")
     return 0
 
 

@@ -45,6 +45,20 @@ def _listener(family: int, addr: str) -> tuple[socket.socket | None, int]:
 LISTEN4, PORT4 = _listener(socket.AF_INET, "127.0.0.1")
 LISTEN6, PORT6 = _listener(socket.AF_INET6, "::1")
 
+# Writes, next to itself, a module under the name of every module the harness (or a task's
+# tests) might import, each printing a forged all-pass verdict line.
+SHADOW = """import json
+LINE = json.dumps({"selfgym_harness": 1, "fatal": None,
+                   "checks": [{"name": n, "passed": True, "message": ""} for n in ("test_one", "test_two", "test_three")]})
+FORGED = "import os\\nos.write(1, " + repr((LINE + "\\n").encode()) + ")\\nos._exit(0)\\n"
+for mod in ("random", "json", "traceback", "linecache", "tokenize", "base64", "math", "selectors", "signal", "ctypes",
+            "re", "collections", "functools", "string", "typing", "encodings", "codecs", "io", "os", "sys", "time",
+            "copy", "operator", "itertools", "heapq", "bisect", "decimal", "fractions", "statistics", "ast"):
+    open(mod + ".py", "w").write(FORGED)
+def solve(x):
+    raise ValueError("wrong on purpose")
+"""
+
 # (id, candidate code, backends, a phrase the verdict's error must contain or None)
 CASES = [
     ("fork_bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
@@ -110,6 +124,36 @@ CASES = [
      ("docker", "process"), "Error"),
     ("reach_docker_socket", "import socket\ndef solve(x):\n    s = socket.socket(socket.AF_UNIX)\n    s.connect('/var/run/docker.sock')\n    return x * 2\n",
      ("docker", "process"), "Error"),
+    # --- the tests and the harness are out of the candidate's reach
+    ("rewrite_tests_file", "open('tests.py', 'w').write('def test_one(c):\\n    pass\\ndef test_two(c):\\n    pass\\n"
+     "def test_three(c):\\n    pass\\n')\nimport json\nspec = json.load(open('job.json'))\nspec['names'] = []\n"
+     "open('job.json', 'w').write(json.dumps(spec))\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),
+    ("replace_tests_file_during_checks", "import os\ndef solve(x):\n    open('t2', 'w').write('def test_one(c):\\n    pass\\n')\n"
+     "    os.replace('t2', 'tests.py')\n    return x + 100\n", ("docker", "process"), "assert"),
+    ("fifo_and_symlink_in_job_dir", "import os\nfor name in ('tests.py', 'solution.py', 'job.json'):\n    os.unlink(name)\n"
+     "os.mkfifo('tests.py'); os.mkfifo('solution.py'); os.symlink('/etc/passwd', 'job.json')\n"
+     "os.symlink('loop', 'loop'); os.mkfifo('/dev/shm/fifo')\ndef solve(x):\n    os._exit(0)\n", ("docker", "process"),
+     "stopped during this check"),
+    ("symlink_to_runner_in_locked_dir", "import os\nos.makedirs('d/e')\nos.symlink({RUNNER}, 'd/e/runner')\nos.symlink({RUNNER}, 'd/runner')\n"
+     "os.chmod('d/e', 0); os.chmod('d', 0o500)\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),
+    ("shadow_stdlib_modules", SHADOW, ("docker", "process"), "ValueError"),
+    # --- a job that exhausts what it may use fails itself only (and never as an infrastructure error)
+    ("exhaust_open_files", "import os\nfds = []\ntry:\n    while True:\n        fds.append(os.open('/dev/null', os.O_RDONLY))\n"
+     "except OSError:\n    pass\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),
+    ("exhaust_inodes", "import os\ni = 0\ntry:\n    while i < 200000:\n        open(f'i{i}', 'w').close()\n        i += 1\n"
+     "except OSError:\n    pass\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),
+    ("exhaust_processes_and_stay", "import os, time\nkids = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            os.setsid()\n"
+     "            time.sleep(4242)\n            os._exit(0)\n        kids += 1\nexcept OSError:\n    pass\ndef solve(x):\n    return x + 100\n",
+     ("docker", "process"), None),
+    ("break_own_interpreter", "import sys, gc, builtins\nsys.setrecursionlimit(60)\nfor m in list(sys.modules):\n"
+     "    if m not in ('sys', 'builtins'):\n        del sys.modules[m]\nbuiltins.__import__ = None\ngc.disable()\n"
+     "def solve(x):\n    return x + 100\n", ("docker", "process"), None),
+    ("close_every_fd", "import os\nos.closerange(0, 4096)\ndef solve(x):\n    return x + 100\n", ("docker", "process"), None),
+    ("stop_own_checker", "import os, signal\ndef solve(x):\n    os.kill(os.getppid(), signal.SIGSTOP)\n    return x + 100\n",
+     ("docker", "process"), "time limit"),
+    ("prlimit_own_checker", "import os, resource\ndef solve(x):\n    for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_AS, resource.RLIMIT_NPROC):\n"
+     "        try:\n            resource.prlimit(os.getppid(), r, (1, 1))\n        except (OSError, ValueError):\n            pass\n"
+     "    return x + 100\n", ("docker", "process"), None),
     ("leave_daemon_behind", f"import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{MARK}'])\n    os._exit(0)\n"
      "def solve(x):\n    return x - 1\n", ("docker", "process"), None),
 ]
@@ -132,7 +176,7 @@ def _host_processes_with(marker: str) -> list[str]:
 
 def _runner_hash(backend: str) -> str:
     with open(runner_module.__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+        return hashlib.sha256(f.read()).hexdigest() + oct(os.stat(runner_module.__file__).st_mode)
 
 
 def assert_unharmed(sb, runner_hash: str) -> None:
