@@ -34,14 +34,22 @@ record quoted in a reply) is not read as a call. When a text holds several forms
 decides (calls before a final answer tag are calls; a JSON call's string arguments may contain tags).
 Text that was plainly meant as a call but is not one (broken JSON, a call key outside any valid
 object, a lone JSON object that is no call) gives a ``ParseError`` rather than a ``Reply``.
+
+Parsing is a total function with bounded work: a message longer than ``MAX_MESSAGE_CHARS`` is a
+``ParseError``; JSON is read with depth and size limits (``selfgym.safejson``: no
+``RecursionError`` on ``[[[[...``, no ``ValueError`` on a 5,000-digit number); tags, fences and
+"Final answer:" lines are found by linear scans, never by patterns that backtrack over a reply.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Union
+
+from selfgym import safejson
 
 __all__ = [
     "ToolCall", "FinalAnswer", "Reply", "ParseError", "Action", "parse_action", "parse_actions",
@@ -53,6 +61,10 @@ FINAL_NAMES = ("final_answer", "answer", "finish", "submit")
 REPLY_NAMES = ("reply", "respond", "send_message", "say")
 """Call names that mean "say this to the user" (unless a real tool has that name)."""
 _VALUE_KEYS = ("answer", "content", "message", "text", "value", "result", "response")
+MAX_MESSAGE_CHARS = 100_000
+"""Longer agent messages are not parsed (a ParseError says so)."""
+MAX_JSON_DEPTH = 64
+"""JSON nested deeper than this is not read as a call."""
 
 
 # ------------------------------------------------------------------------------ actions
@@ -100,7 +112,10 @@ Action = Union[ToolCall, FinalAnswer, Reply, ParseError]
 def _describe(value: Any) -> str:
     """A value as a short JSON excerpt and its kind, for error messages (``'3' (string)``)."""
     kind = {str: "string", bool: "boolean", int: "integer", float: "number", list: "list", dict: "object"}
-    text = json.dumps(value, default=repr) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value, default=repr) if not isinstance(value, str) else repr(value[:60])
+    except (ValueError, TypeError, RecursionError):
+        text = f"<{type(value).__name__}>"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{text} ({kind.get(type(value), 'null' if value is None else type(value).__name__)})"
@@ -113,14 +128,43 @@ _FENCE = re.compile(r"```(?:json|tool_call|JSON)?\s*(.*?)```", re.S)
 _FINAL_LINE = re.compile(r"^\s*(?:\*\*)?final[ _]answer(?:\*\*)?\s*[:=]\s*(?:\*\*)?(.*)$", re.I | re.M | re.S)
 
 
+_DECODER = json.JSONDecoder()
+_MAX_SCANNED_STARTS = 500
+_BRACKET = re.compile(r"[{}\[\]]")
+
+
+def _bracket_span(text: str) -> int:
+    """An upper bound on how deep any JSON value in ``text`` can nest (strings not excluded)."""
+    depth = lo = hi = 0
+    for m in _BRACKET.finditer(text):
+        depth += 1 if m.group() in "{[" else -1
+        lo, hi = min(lo, depth), max(hi, depth)
+    return hi - lo
+
+
 def _json_objects(text: str) -> list[tuple[int, int, Any]]:
-    """Every top-level JSON object in ``text`` as ``(start, end, value)``; prose around is ignored."""
-    decoder = json.JSONDecoder()
-    found, i = [], text.find("{")
+    """Every top-level JSON object in ``text`` as ``(start, end, value)``; prose around is ignored.
+
+    When no value in the text can nest deeper than ``MAX_JSON_DEPTH`` (the usual case) the C
+    decoder is tried at each ``{``; otherwise each try is first scanned with a depth limit and
+    a shared budget (``safejson.raw_decode``), and only the first ``_MAX_SCANNED_STARTS`` braces
+    are tried, so the work stays bounded.
+    """
+    plain = _bracket_span(text) <= MAX_JSON_DEPTH
+    budget = [32 * len(text) + 10_000]
+    found, i, tries = [], text.find("{"), 0
     while i != -1:
+        tries += 1
+        if not plain and tries > _MAX_SCANNED_STARTS:
+            break
         try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
+            if plain:
+                obj, end = _DECODER.raw_decode(text, i)
+            else:
+                obj, end = safejson.raw_decode(text, i, max_depth=MAX_JSON_DEPTH, budget=budget)
+        except (ValueError, RecursionError, MemoryError):  # JSONDecodeError, JSONError, int-string limit
+            if budget[0] <= 0:
+                break
             i = text.find("{", i + 1)
             continue
         found.append((i, end, obj))
@@ -129,13 +173,80 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
 
 
 _OPEN_TOOL_CALL = re.compile(r"<tool_call>", re.I)
-_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')
+_KEY = re.compile(r'"(?:name|arguments|tool_calls|function)"\s*:')
+_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')  # kept for importers; not used on replies
 _BLOCK_LEAD = re.compile(r"\s*(?:```(?:json)?\s*)?")
+
+
+def _call_keys(text: str) -> list[int]:
+    """Positions of ``{`` or ``,`` that start a call key (``{"name":``...), found in linear time."""
+    out = []
+    for m in _KEY.finditer(text):
+        k = m.start() - 1
+        while k >= 0 and text[k].isspace():
+            k -= 1
+        if k >= 0 and text[k] in "{,":
+            out.append(k)
+    return out
+
+
+def _find_tag(text: str, name: str) -> tuple[int, str] | None:
+    """``(start, content)`` of the first ``<name>...</name>`` (closing tag optional), any case."""
+    opening = re.compile(f"<{name}>", re.I).search(text)
+    if opening is None:
+        return None
+    closing = re.compile(f"</{name}>", re.I).search(text, opening.end())
+    return opening.start(), text[opening.end():closing.start() if closing else len(text)].strip()
+
+
+_FINAL_HEAD = re.compile(r"(?:\*\*)?final[ _]answer(?:\*\*)?[ \t]*[:=]", re.I)
+
+
+def _final_line(text: str) -> str | None:
+    """The text after the first line that starts "Final answer:" (to the end of the text)."""
+    line_start, scanned, bad = 0, 0, -1
+    for m in _FINAL_HEAD.finditer(text):
+        nl = text.rfind("\n", scanned, m.start())
+        if nl != -1:
+            line_start = nl + 1
+        scanned = m.start()
+        if line_start == bad:
+            continue  # this line already has text before an earlier match
+        if not text[line_start:m.start()].strip():
+            return text[m.end():].strip().strip("*").strip()
+        bad = line_start
+    return None
+
+
+_LANG = ("json", "tool_call", "JSON")
+_WS = re.compile(r"\s*")
+
+
+def _unfence(text: str) -> str:
+    """``text`` with each ```...``` pair replaced by its content (a leading json tag dropped)."""
+    out, pos = [], 0
+    while True:
+        p = text.find("```", pos)
+        if p == -1:
+            break
+        k = p + 3
+        for lang in _LANG:
+            if text.startswith(lang, k):
+                k += len(lang)
+                break
+        k = _WS.match(text, k).end()
+        q = text.find("```", k)
+        if q == -1:
+            break
+        out.append(text[pos:p])
+        out.append(text[k:q])
+        pos = q + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _tool_call_blocks(text: str, names: frozenset[str] | None) -> list[Action]:
     """The calls of every ``<tool_call>{...}</tool_call>`` block (closing tag optional)."""
-    decoder = json.JSONDecoder()
     out: list[Action] = []
     pos = 0
     for m in _OPEN_TOOL_CALL.finditer(text):
@@ -145,10 +256,10 @@ def _tool_call_blocks(text: str, names: frozenset[str] | None) -> list[Action]:
         start = lead.end() if lead else m.end()
         try:
             if text[start:start + 1] != "{":
-                raise json.JSONDecodeError("expected '{'", text, start)
-            obj, pos = decoder.raw_decode(text, start)
-        except json.JSONDecodeError as exc:
-            out.append(ParseError(f"the <tool_call> block does not hold a valid JSON object ({exc.msg}); write "
+                raise safejson.JSONError("it does not start with '{'")
+            obj, pos = safejson.raw_decode(text, start, max_depth=MAX_JSON_DEPTH, what="the block")
+        except safejson.JSONError as exc:
+            out.append(ParseError(f"the <tool_call> block does not hold a valid JSON object ({str(exc)[:160]}); write "
                                   '<tool_call>{"name": "...", "arguments": {...}}</tool_call>'))
             pos = m.end()
             continue
@@ -189,9 +300,9 @@ def _from_call(name: Any, arguments: Any, call_id: Any, tool_names: frozenset[st
         arguments = {}
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            return ParseError(f"the arguments of {name!r} are not valid JSON ({exc.msg} at position {exc.pos}); "
+            arguments = safejson.loads(arguments, max_depth=MAX_JSON_DEPTH, what="the value") if arguments.strip() else {}
+        except safejson.JSONError as exc:
+            return ParseError(f"the arguments of {name!r} are not valid JSON ({str(exc)[:160]}); "
                               'write them as an object, e.g. {"name": "%s", "arguments": {...}}' % name)
     is_tool = tool_names is not None and name in tool_names
     if not is_tool and name.lower() in FINAL_NAMES:
@@ -231,15 +342,19 @@ def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Ac
     a Reply, or a single ParseError explaining what was wrong. Never raises.
     ``tool_names``: the real tools, which win over the built-in final/reply names.
     """
-    if not isinstance(text, str):
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
         text = "" if text is None else str(text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        return [ParseError(f"the message is {len(text)} characters long; at most {MAX_MESSAGE_CHARS} are read. "
+                           "Write one short action.")]
     names = frozenset(tool_names) if tool_names is not None else None
     # The earliest of: a <tool_call> block, a bare JSON call object, a final-answer/reply tag.
     tag = _OPEN_TOOL_CALL.search(text)
     objects = _json_objects(text)
     calls = [(start, obj) for start, _, obj in objects if _looks_like_call(obj, names)]
-    ends = [(m.start(), make, m) for name, make in _END_TAGS
-            if (m := re.search(_TAG.format(name), text, re.S | re.I))]
+    ends = [(found[0], make, found[1]) for name, make in _END_TAGS if (found := _find_tag(text, name))]
     first_end = min(ends, key=lambda e: e[0]) if ends else None
     first = min([p for p in (tag.start() if tag else None, calls[0][0] if calls else None,
                              first_end[0] if first_end else None) if p is not None], default=None)
@@ -251,21 +366,28 @@ def parse_actions(text: Any, tool_names: Iterable[str] | None = None) -> list[Ac
             out.extend(_from_object(obj, names))
         return out
     if first_end is not None:  # 3. <final_answer>, <final>, <answer>, <reply>
-        return [first_end[1](first_end[2].group(1).strip())]
+        return [first_end[1](first_end[2])]
     # 4. "Final answer: ..." line.
-    m = _FINAL_LINE.search(text)
-    if m:
-        return [FinalAnswer(m.group(1).strip().strip("*").strip())]
+    final = _final_line(text)
+    if final is not None:
+        return [FinalAnswer(final)]
     # 5. Something that was meant as a call: a call key outside any valid JSON object, or a text
     #    that is one JSON object without being a call.
     stripped = text.strip()
-    unfenced = _FENCE.sub(lambda mm: mm.group(1), stripped).strip()
-    broken = any(not any(s <= m.start() < e for s, e, _ in objects) for m in _CALL_KEY.finditer(text))
+    unfenced = _unfence(stripped).strip()
+    starts = [s for s, _, _ in objects]
+    ends_at = [e for _, e, _ in objects]
+
+    def inside(k: int) -> bool:  # objects are disjoint and in order
+        j = bisect_right(starts, k) - 1
+        return j >= 0 and k < ends_at[j]
+
+    broken = any(not inside(k) for k in _call_keys(text))
     if broken or unfenced.startswith("{"):
         try:
-            json.loads(unfenced)
-        except json.JSONDecodeError as exc:
-            return [ParseError(f"the call is not valid JSON ({exc.msg}); write one object like "
+            safejson.loads(unfenced, max_depth=MAX_JSON_DEPTH, what="the call")
+        except safejson.JSONError as exc:
+            return [ParseError(f"the call is not valid JSON ({str(exc)[:160]}); write one object like "
                                '{"name": "tool_name", "arguments": {"param": value}}')]
         return [ParseError('a call must be a JSON object with "name" and "arguments", e.g. '
                            '{"name": "tool_name", "arguments": {"param": value}}')]
