@@ -5,6 +5,13 @@ and newline); ``normalize_text(s, n)`` maps *any* string into that space: Unicod
 ASCII where a close letter exists (é -> e, “ -> "), anything else becomes ``?``, and text longer
 than ``n`` is cut with a visible marker. Envs pass every observation through it, so
 ``observation_space.contains(obs)`` always holds.
+
+``TextSpace`` (what ``text_space`` returns) is a ``Text`` space that survives Gymnasium's
+``AsyncVectorEnv`` shared memory, the default of ``gymnasium.make_vec(..., "async")``:
+Gymnasium reads a ``Text`` buffer once, when the vector env is built, so every later
+observation would come back as ``"0" * max_length``. Reading a ``TextSpace`` buffer gives a live
+view that decodes the strings the workers wrote, and copies (Gymnasium copies each result) as
+a tuple of strings, exactly what the sync vector env returns.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import string
 import unicodedata
 
+import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import read_from_shared_memory
 
 CHARSET: str = "".join(c for c in string.printable if c not in "\r\x0b\x0c")
 _CHARSET_SET = frozenset(CHARSET)
@@ -30,9 +39,51 @@ DEFAULT_OBS_LENGTH = 16_384
 DEFAULT_ACTION_LENGTH = 16_384
 
 
-def text_space(max_length: int = DEFAULT_OBS_LENGTH, min_length: int = 0) -> spaces.Text:
+class TextSpace(spaces.Text):
+    """A ``Text`` space whose ``AsyncVectorEnv`` shared memory is read live (module docstring)."""
+
+
+class _SharedTexts:
+    """The strings in a Text shared-memory buffer, decoded on access; copies are tuples."""
+
+    def __init__(self, space: spaces.Text, buffer, n: int):
+        self.space, self.buffer, self.n = space, buffer, n
+
+    def _decode(self) -> tuple[str, ...]:
+        data = np.frombuffer(self.buffer.get_obj(), dtype=np.int32).reshape((self.n, self.space.max_length))
+        chars, limit = self.space.character_list, len(self.space.character_set)
+        return tuple("".join(chars[v] for v in row[row < limit]) for row in data)
+
+    def __getitem__(self, index):
+        return self._decode()[index]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(self._decode())
+
+    def __eq__(self, other) -> bool:
+        return self._decode() == (tuple(other) if isinstance(other, (list, tuple, _SharedTexts)) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._decode())
+
+    def __copy__(self) -> tuple[str, ...]:
+        return self._decode()
+
+    def __deepcopy__(self, memo) -> tuple[str, ...]:
+        return self._decode()
+
+
+@read_from_shared_memory.register(TextSpace)
+def _read_live_text(space: TextSpace, shared_memory, n: int = 1) -> _SharedTexts:
+    return _SharedTexts(space, shared_memory, n)
+
+
+def text_space(max_length: int = DEFAULT_OBS_LENGTH, min_length: int = 0) -> TextSpace:
     """A Text space over ``CHARSET`` holding strings of ``min_length`` to ``max_length`` chars."""
-    return spaces.Text(max_length=max_length, min_length=min_length, charset=CHARSET)
+    return TextSpace(max_length=max_length, min_length=min_length, charset=CHARSET)
 
 
 def _fold_char(ch: str) -> str:
