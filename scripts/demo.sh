@@ -5,7 +5,10 @@
 #     every env family, with a summary table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+demo_start=$(date +%s)
+demo_total() { echo "demo total time: $(( $(date +%s) - demo_start )) s"; }
+trap demo_total EXIT
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 selfgym demo
-exec selfgym run --all --episodes 2 --max-steps 4 --max-tokens 64 "$@"
+selfgym run --all --episodes 2 --max-steps 4 --max-tokens 64 "$@"
