@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from selfgym.actions import ActionSet
+
 Chat = list[dict[str, Any]]
 
 
@@ -43,18 +45,17 @@ class GenericTemplate:
 
     # ------------------------------------------------------------------ prompt
     def extra_system(self, info: dict[str, Any]) -> str:
-        """Text appended to the system message (family hints, tool syntax)."""
+        """Text appended to the system message: the env's tools and their call syntax, rendered
+        by ``selfgym.actions`` from ``info["tools"]``, unless the env's own messages already
+        describe every tool (then each tool would be listed twice)."""
         tools = info.get("tools") or []
         if not tools:
             return ""
-        lines = ["You can call these tools:"]
-        for t in tools:
-            fn = t.get("function", t)
-            params = ", ".join((fn.get("parameters") or {}).get("properties", {}))
-            lines.append(f"- {fn.get('name')}({params}): {fn.get('description', '')}".rstrip())
-        lines.append('Call one with <tool_call>{"name": "...", "arguments": {...}}</tool_call>. '
-                     "When done, give <final_answer>...</final_answer>.")
-        return "\n".join(lines)
+        names = [str(t.get("function", t).get("name")) for t in tools]
+        shown = "\n".join(str(m.get("content") or "") for m in (info.get("messages") or [])[:2])
+        if all(re.search(rf"\b{re.escape(n)}\b", shown) for n in names):
+            return ""
+        return ActionSet.from_schemas(tools).instructions()
 
     def chat(self, observation: Any, info: dict[str, Any], memory: str = "") -> Chat:
         """The chat to send: system (env's or ours, plus extras and memory), then the dialogue."""

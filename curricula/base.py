@@ -6,7 +6,11 @@ A curriculum decides what to practise next. In selfgym it is a ``TaskSampler``:
 - ``update(task, reward)``: what playing it earned (a score in [0, 1] where possible: success,
   or a verifier's fraction passed).
 
-That is the whole contract. A sampler never touches an env: ``CurriculumWrapper`` hands the
+That is the whole contract, declared as the runtime-checkable Protocol ``Sampler`` with its
+optional hooks (``reseed(seed)``: restart the random generator when an env is reset with a
+seed; ``observe_episode(task, messages, reward)``: see the episode's messages, and optionally
+return a derived task; ``name``). ``TaskSampler`` implements all of them (the hooks as no-ops),
+so a wrapper calls them without probing. A sampler never touches an env: ``CurriculumWrapper`` hands the
 sampled task to the env through ``reset(options={"task": task})`` and reports the episode's score
 back, so one sampler works on every family.
 
@@ -24,7 +28,7 @@ import json
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +36,21 @@ from selfgym.errors import ConfigError
 from selfgym.types import Task
 
 KeyFn = Callable[[Task], Hashable]
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """The curriculum contract (see the module docstring); ``TaskSampler`` implements it."""
+
+    name: str
+
+    def sample(self) -> Task: ...
+
+    def update(self, task: Task | dict[str, Any], reward: float) -> None: ...
+
+    def reseed(self, seed: int) -> None: ...
+
+    def observe_episode(self, task: Task, messages: Sequence[dict[str, Any]], reward: float) -> Task | None: ...
 
 
 def task_key(task: Task) -> Hashable:
@@ -158,6 +177,10 @@ class TaskSampler:
     def reseed(self, seed: int) -> None:
         """Restart the sampler's random generator (statistics are kept)."""
         self.rng = np.random.default_rng(seed)
+
+    def observe_episode(self, task: Task, messages: Sequence[dict[str, Any]], reward: float) -> Task | None:
+        """Hook: the finished episode's messages (ExIt derives new tasks here); nothing by default."""
+        return None
 
     # ----------------------------------------------------------------- reporting
     def success_rates(self, prior: float = 0.5, strength: float = 1.0) -> np.ndarray:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal
 
 from selfgym.errors import ConfigError
-from selfgym.toolcalls import Action, Reply, ToolCall, parse_actions
+from selfgym.toolcalls import FINAL_NAMES, REPLY_NAMES, Action, Reply, ToolCall, parse_actions
 from selfgym.tools import ArgumentError, Tool, ToolSet
 
 __all__ = ["ActionSet", "action_set_of", "call_text", "action_text", "final_answer", "reply"]
@@ -127,6 +127,20 @@ class ActionSet:
                 entries[t.name] = _Entry(t, fn, kind)
         return cls(entries.values(), "calls")
 
+    @classmethod
+    def from_schemas(cls, schemas: Iterable[dict[str, Any]]) -> ActionSet:
+        """A calls-syntax set from OpenAI function schemas (``info["tools"]``), for agents that see
+        only what an env returns; ``final_answer`` / ``reply`` schemas keep their meaning."""
+        entries = []
+        for schema in schemas:
+            fn = schema.get("function", schema)
+            name = str(fn.get("name"))
+            params = fn.get("parameters") or {"type": "object", "properties": {}}
+            tool = Tool(name, str(fn.get("description") or ""), params, _json_render(name))
+            kind = "final" if name in FINAL_NAMES else "reply" if name in REPLY_NAMES else "tool"
+            entries.append(_Entry(tool, _json_render(name), kind))
+        return cls(entries, "calls")
+
     # ------------------------------------------------------------------ reading
     @property
     def names(self) -> list[str]:
@@ -166,10 +180,13 @@ class ActionSet:
         parts = ["Tools:", ToolSet(tools).describe(), "",
                  "To call a tool, answer with one JSON object (several calls: several <tool_call> blocks):",
                  '<tool_call>{"name": "tool_name", "arguments": {"param": "value"}}</tool_call>']
-        if "final" in kinds:
-            parts.append('When you know the answer: <tool_call>{"name": "final_answer", "arguments": {"answer": "..."}}</tool_call>')
-        if "reply" in kinds:
-            parts.append('To speak to the user: <tool_call>{"name": "reply", "arguments": {"message": "..."}}</tool_call> or plain text.')
+        for e in self._entries.values():
+            if e.kind == "final":
+                parts.append('When you know the answer: <tool_call>{"name": "%s", "arguments": {"answer": "..."}}</tool_call>'
+                             % e.tool.name)
+            elif e.kind == "reply":
+                parts.append('To speak to the user: <tool_call>{"name": "%s", "arguments": {"message": "..."}}</tool_call>'
+                             " or plain text." % e.tool.name)
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ converting

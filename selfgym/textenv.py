@@ -176,15 +176,15 @@ class TextEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def _action_text(self, action: Any) -> str:
-        """Bytes decoded, a dict (a call object) as the action set reads it, never ``str(dict)``."""
-        if isinstance(action, str):
+        """The action as the family reads it (``ActionSet.normalize``): bytes decoded, a dict (a
+        call object) as JSON, never ``str(dict)``; a structured call to a text-syntax action
+        (``{"name": "click", "arguments": {"id": "12"}}``) rendered into the family's text."""
+        if isinstance(action, str) and not action.lstrip()[:1] in ("{", "<"):
             return action
-        if isinstance(action, dict):
-            try:
-                return action_set_of(self).normalize(action)
-            except ConfigError:
-                pass
-        return action_text(action)
+        try:
+            return action_set_of(self).normalize(action)
+        except ConfigError:
+            return action_text(action)
 
     def _observe(self, text: str) -> str:
         obs = normalize_text(text, self.max_observation_length)

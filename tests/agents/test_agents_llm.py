@@ -75,7 +75,7 @@ def test_templates_follow_the_info_contract():
     tools = [{"type": "function", "function": {"name": "lookup", "description": "Find a thing.",
                                                "parameters": {"properties": {"key": {"type": "string"}}}}}]
     chat = template_for({"family": "unknown", "tools": tools}).chat("obs", {"tools": tools})
-    assert "lookup(key)" in chat[0]["content"] and chat[1] == {"role": "user", "content": "obs"}
+    assert "lookup(key: string): Find a thing." in chat[0]["content"] and chat[1] == {"role": "user", "content": "obs"}
     long = [{"role": "user", "content": "task"}] + [{"role": r, "content": "x" * 100} for r in ("assistant", "user") * 20]
     fitted = GenericTemplate(max_chars=500)._fit(long)
     assert fitted[0]["content"] == "task" and fitted[1]["role"] == "user" and len(fitted) < len(long)
