@@ -664,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tmpfs-mb", type=int, default=64, help="size of the work directory's tmpfs (with --namespaces)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # As a container's init we receive from jobs only the signals we handle: handle none.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     OPTIONS["nproc"] = bool(args.nproc and args.user is not None)
     if os.getpid() != 1:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
