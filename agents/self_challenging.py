@@ -1,15 +1,22 @@
-"""SelfChallengingAgent: one policy that writes its own code tasks, then practises on them.
+"""The self-challenging loop: one policy writes its own code tasks, then practises on them.
 
-The loop, after "Self-Challenging Language Model Agents" (Zhou et al., 2025):
+After "Self-Challenging Language Model Agents" (Zhou et al., 2025). One round, top to bottom
+(``SelfChallengingAgent.run_round``):
 
-1. **Challenger**: the policy reads a brief from ``CodeChallenge-v0`` and proposes a task in the
-   Code-as-Task form (instruction, verification, example solution, failure cases). The sandbox
-   keeps it only if the verification passes the solution and rejects every failure case.
-2. **Executor**: the policy attempts each valid task ``solve_attempts`` times in
-   ``CodeTask-v0``; its pass rate p gives the challenger the learnability reward 4p(1-p) and
-   decides whether the task is kept (p inside ``keep_pass_rate``) in the shared TaskPool.
-3. **Practice**: the executor plays ``practice_episodes`` episodes drawn from the pool.
+1. **Propose**: the challenger plays ``CodeChallenge-v0`` briefs and proposes tasks in the
+   Code-as-Task form (instruction, verification, example solution, failure cases).
+2. **Validate**: each proposal is validated in the sandbox inside its env step (the verification
+   must pass the solution and reject every failure case); a copy of a task already proposed
+   this round or pooled counts as invalid.
+3. **Solve in batches**: the executor attempts every valid task ``solve_attempts`` times, all
+   tasks of the round in one rollout (one batched agent call per step); its pass rate p per
+   task is measured.
+4. **Pay the challenger**: validity x 4p(1-p) (tasks everyone or no one solves teach nothing;
+   validity alone when ``solve_attempts`` is 0); a valid task with p inside ``keep_pass_rate``
+   enters the shared TaskPool.
+5. **Practise**: the executor plays ``practice_episodes`` episodes drawn from the pool.
 
+No env step runs a policy: envs only validate and verify; this module calls the agents.
 Every episode of both roles is recorded as ``(role, task, trajectory, reward)`` (``records``,
 ``save_records``) with the token ids an LLM policy returned, ready for a trainer; ``stats``
 counts proposed / valid / kept tasks. Each role takes any selfgym ``Agent`` (an ``LLMAgent``) or
@@ -26,6 +33,11 @@ from selfgym.agent import Agent
 from selfgym.errors import ConfigError
 from selfgym.rollout import rollout
 from selfgym.types import Episode, Task, dump_jsonl
+
+
+def learnability(p: float) -> float:
+    """The challenger's pay for a valid task the executor solves with rate ``p``: 4p(1-p)."""
+    return 4.0 * p * (1.0 - p)
 
 Policy = Agent | Callable[[Any, dict[str, Any]], str]
 
@@ -128,6 +140,10 @@ class SelfChallengingAgent(Agent):
         self.pool = pool if pool is not None else TaskPool()
         self.solve_attempts = int(solve_attempts)
         self.practice_episodes = int(practice_episodes)
+        lo, hi = keep_pass_rate
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ConfigError(f"keep_pass_rate must satisfy 0 <= lo <= hi <= 1, got {keep_pass_rate!r}")
+        self.keep_pass_rate = (float(lo), float(hi))
         self.seed = int(seed)
         self.records: list[Record] = []
         self.stats = Stats()
@@ -137,9 +153,8 @@ class SelfChallengingAgent(Agent):
         challenge_kwargs.setdefault("on_infra_error", "mask")
         solve_kwargs.setdefault("on_infra_error", "mask")
         self.solve_envs = [CodeTaskEnv(source=self.pool, **solve_kwargs) for _ in range(n_envs)]
-        solver = self.pass_rate if self.solve_attempts else None
-        self.challenge_envs = [CodeChallengeEnv(self.pool, solver=solver, pool_pass_rate=keep_pass_rate,
-                                                **challenge_kwargs) for _ in range(n_envs)]
+        self.challenge_envs = [CodeChallengeEnv(self.pool, add_to_pool=False, **challenge_kwargs)
+                               for _ in range(n_envs)]
 
     # ------------------------------------------------------------------ Agent interface
     def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[str]:
@@ -157,36 +172,85 @@ class SelfChallengingAgent(Agent):
         if self.executor is not self.challenger:
             self.executor.reset()
 
-    # ------------------------------------------------------------------ roles
-    def pass_rate(self, task: Task) -> float:
-        """Run the executor ``solve_attempts`` times on ``task``; the fraction of episodes solved."""
-        k = max(1, self.solve_attempts)
-        episodes = rollout(self.solve_envs, self.executor, k, tasks=[task], seed=self._seed("solve"),
-                           env_id="selfgym/CodeTask-v0")
-        self._record("executor", episodes, task)
-        solved = [ep.success for ep in episodes if not self._infra(ep)]
-        self.stats.solve_episodes += len(episodes)
-        self.stats.solved += sum(solved)
-        p = sum(solved) / len(solved) if solved else 0.0
-        self.stats.pass_rates.append(p)
-        return p
+    # ------------------------------------------------------------------ the loop
+    def run(self, rounds: int, proposals_per_round: int = 4) -> Stats:
+        """``rounds`` rounds of the loop; returns the running ``stats``."""
+        if rounds < 0 or proposals_per_round < 1:
+            raise ConfigError("rounds must be >= 0 and proposals_per_round >= 1")
+        for _ in range(rounds):
+            self.run_round(proposals_per_round)
+        return self.stats
 
+    def run_round(self, proposals: int) -> list[Task]:
+        """One round of the loop (see the module docstring); returns the tasks kept in the pool."""
+        from selfgym.envs.code.taskformat import fingerprint
+
+        # 1-2. Propose; each env step validates its proposal in the sandbox.
+        episodes = self.propose(proposals)
+        valid: list[tuple[Episode, Task]] = []
+        seen = set()
+        for ep in episodes:
+            info = ep.steps[-1].info if ep.steps else {}
+            if info.get("valid") is None and "validation" in info:
+                self.stats.infra_errors += 1
+            if not info.get("valid"):
+                continue
+            task = Task.from_dict(info["proposal"])
+            if fingerprint(task) in seen or self.pool.contains_content(task):
+                continue  # a copy of a task proposed earlier this round (or already pooled)
+            seen.add(fingerprint(task))
+            valid.append((ep, task))
+        self.stats.valid += len(valid)
+        # 3. Solve every valid task solve_attempts times, in one batched rollout.
+        rates = self.pass_rates([task for _, task in valid]) if self.solve_attempts else {}
+        # 4. Pay the challenger; keep the tasks inside the pass-rate band.
+        kept, pay = [], {}
+        lo, hi = self.keep_pass_rate
+        for ep, task in valid:
+            p = rates.get(task.id)
+            if p is not None:
+                self.stats.pass_rates.append(p)
+            pay[id(ep)] = learnability(p) if p is not None else 1.0
+            if (p is None or lo <= p <= hi) and self.pool.add(task):
+                kept.append(task)
+        for ep in episodes:  # invalid proposals earn 0; a masked infrastructure error stays NaN
+            masked = ep.total_reward != ep.total_reward
+            self._record_challenger(ep, pay.get(id(ep), ep.total_reward if masked else 0.0))
+        self.stats.kept += len(kept)
+        # 5. Practise on the pool.
+        self.practice(self.practice_episodes)
+        self._round += 1
+        return kept
+
+    # ------------------------------------------------------------------ the roles
     def propose(self, n: int) -> list[Episode]:
-        """``n`` challenger episodes; valid tasks (inside the keep band) land in the pool."""
+        """``n`` challenger episodes (validated by their envs; nothing is pooled here)."""
         episodes = rollout(self.challenge_envs, self.challenger, n, seed=self._seed("propose"),
                            env_id="selfgym/CodeChallenge-v0")
-        for ep in episodes:
-            for step in ep.steps:
-                self.stats.proposed += 1
-                valid = step.info.get("valid")
-                if valid is None and "validation" in step.info:
-                    self.stats.infra_errors += 1
-                self.stats.valid += bool(valid)
-                self.stats.kept += bool(step.info.get("added"))
-            last = ep.steps[-1].info if ep.steps else {}
-            task = last.get("proposal") or {"id": ep.task_id}
-            self.records.append(Record("challenger", task, ep.to_dict(), ep.total_reward))
+        self.stats.proposed += sum(len(ep.steps) for ep in episodes)
         return episodes
+
+    def pass_rates(self, tasks: list[Task]) -> dict[str, float]:
+        """The executor's pass rate on each task: ``solve_attempts`` episodes each, one rollout."""
+        if not tasks:
+            return {}
+        k = max(1, self.solve_attempts)
+        jobs = [t for t in tasks for _ in range(k)]
+        episodes = rollout(self.solve_envs, self.executor, len(jobs), tasks=jobs, seed=self._seed("solve"),
+                           env_id="selfgym/CodeTask-v0")
+        by_id = {t.id: t for t in tasks}
+        solved: dict[str, list[bool]] = {t.id: [] for t in tasks}
+        for ep in episodes:
+            self.records.append(Record("executor", by_id[ep.task_id].to_dict(), ep.to_dict(), ep.total_reward))
+            if not self._infra(ep):
+                solved[ep.task_id].append(bool(ep.success))
+        self.stats.solve_episodes += len(episodes)
+        self.stats.solved += sum(sum(v) for v in solved.values())
+        return {tid: (sum(v) / len(v) if v else 0.0) for tid, v in solved.items()}
+
+    def pass_rate(self, task: Task) -> float:
+        """The executor's pass rate on one task (``pass_rates`` for a batch)."""
+        return self.pass_rates([task])[task.id]
 
     def practice(self, n: int) -> list[Episode]:
         """``n`` executor episodes on tasks drawn from the pool (none while it is empty)."""
@@ -205,24 +269,15 @@ class SelfChallengingAgent(Agent):
             self.stats.practice_solved += bool(ep.success)
         return episodes
 
-    def run(self, rounds: int, proposals_per_round: int = 4) -> Stats:
-        """Alternate the roles for ``rounds`` rounds; returns the running ``stats``."""
-        if rounds < 0 or proposals_per_round < 1:
-            raise ConfigError("rounds must be >= 0 and proposals_per_round >= 1")
-        for _ in range(rounds):
-            self.propose(proposals_per_round)
-            self.practice(self.practice_episodes)
-            self._round += 1
-        return self.stats
-
     # ------------------------------------------------------------------ records
     def save_records(self, path: str | os.PathLike, append: bool = False) -> int:
         """Write the recorded (role, task, trajectory, reward) rows as JSON lines."""
         return dump_jsonl(self.records, path, append=append)
 
-    def _record(self, role: str, episodes: list[Episode], task: Task) -> None:
-        for ep in episodes:
-            self.records.append(Record(role, task.to_dict(), ep.to_dict(), ep.total_reward))
+    def _record_challenger(self, ep: Episode, reward: float) -> None:
+        last = ep.steps[-1].info if ep.steps else {}
+        task = last.get("proposal") or {"id": ep.task_id}
+        self.records.append(Record("challenger", task, ep.to_dict(), reward))
 
     @staticmethod
     def _infra(ep: Episode) -> bool:

@@ -1,24 +1,23 @@
 """``selfgym/CodeChallenge-v0``: the challenger's env of the self-challenging loop.
 
 Observation: a brief (a topic, a difficulty level, worked examples of good tasks in the proposal
-form). Action: a proposed Code-as-Task task (``proposal.parse_proposal``). The env validates it
-in the sandbox (``validate.validate_task``) and pays
-
-- validity (1 or 0), or
-- validity x learnability 4p(1-p) when a ``solver`` is given: a callable that returns the
-  solver's pass rate p on the task (tasks everyone or no one solves teach nothing).
+form). Action: a proposed Code-as-Task task (``proposal.parse_proposal``, or the typed
+``propose_task`` action). The env validates it in the sandbox (``validate.validate_task``) and
+pays its validity (1 or 0). No policy runs inside a step: the learnability reward 4p(1-p), which
+needs a solver's pass rate p, is paid by the self-challenging loop
+(``selfgym.agents.self_challenging``), which solves every round's valid tasks in one batch.
 
 A valid proposal that is new (not an example from the brief, not already pooled) goes into the
-env's TaskPool, which ``CodeTask-v0(source=pool)`` draws from. With ``pool_pass_rate=(lo, hi)``
-and a solver, only tasks with lo <= p <= hi enter the pool. ``info`` carries the validation
-report, the parsed task, ``added`` and ``pass_rate``. With ``max_attempts > 1`` an invalid
-proposal gets the validator's reasons and may be revised.
+env's TaskPool, which ``CodeTask-v0(source=pool)`` draws from, unless ``add_to_pool=False`` (the
+loop then adds the tasks it keeps). ``info`` carries the validation report, the parsed task,
+``valid`` and ``added``. With ``max_attempts > 1`` an invalid proposal gets the validator's
+reasons and may be revised.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from selfgym.errors import ConfigError, TaskError
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
+from selfgym.envs.code.env import check_sandbox, resolve_sandbox
 from selfgym.envs.code.pool import TaskPool
 from selfgym.envs.code.proposal import ProposalError, format_proposal, parse_proposal
 from selfgym.envs.code.sources import load_bundled
@@ -101,12 +101,12 @@ ACTIONS = ActionSet.text([propose_task], help_text="Or write the task in the tag
 
 
 class CodeChallengeEnv(TextEnv):
-    """Propose CaT tasks; rewarded for validity (x learnability). See the module docstring.
+    """Propose CaT tasks; rewarded for validity. See the module docstring.
 
     Args:
-        pool: the TaskPool valid tasks go into (a fresh one by default; read it as ``env.pool``).
-        solver: optional ``callable(task) -> pass rate in [0, 1]`` for the learnability reward.
-        pool_pass_rate: (lo, hi) band of solver pass rates admitted to the pool (with a solver).
+        pool: the TaskPool valid tasks go into (a fresh one by default; read it as ``env.pool``);
+            duplicates of its tasks are refused.
+        add_to_pool: add valid new proposals to ``pool`` (False: the caller decides).
         topic / level: fix the brief's topic or level (None: drawn per episode).
         n_examples: example tasks shown in each brief.
         max_attempts: proposals allowed per episode (later ones see the validator's reasons).
@@ -117,8 +117,7 @@ class CodeChallengeEnv(TextEnv):
     family = FAMILY
     system_prompt = SYSTEM_PROMPT
 
-    def __init__(self, pool: TaskPool | None = None, *, solver: Callable[[Task], float] | None = None,
-                 pool_pass_rate: tuple[float, float] = (0.0, 1.0), topic: str | None = None,
+    def __init__(self, pool: TaskPool | None = None, *, add_to_pool: bool = True, topic: str | None = None,
                  level: int | None = None, n_examples: int = 1, max_attempts: int = 1, min_failure_cases: int = 3,
                  sandbox=None, limits=None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -128,16 +127,12 @@ class CodeChallengeEnv(TextEnv):
             raise ConfigError(f"topic must be one of {topics()}, got {topic!r}")
         if level is not None and level not in LEVELS:
             raise ConfigError(f"level must be one of {LEVELS}, got {level!r}")
-        lo, hi = pool_pass_rate
-        if not 0.0 <= lo <= hi <= 1.0:
-            raise ConfigError(f"pool_pass_rate must satisfy 0 <= lo <= hi <= 1, got {pool_pass_rate!r}")
         self.pool = pool if pool is not None else TaskPool()
-        self.solver = solver
-        self.pool_pass_rate = (float(lo), float(hi))
+        self.add_to_pool = bool(add_to_pool)
         self.topic, self.level, self.n_examples = topic, level, int(n_examples)
         self.max_attempts = int(max_attempts)
         self.min_failure_cases = int(min_failure_cases)
-        self.sandbox, self.limits = sandbox, limits
+        self.sandbox, self.limits = check_sandbox(sandbox), limits
         self.attempt = 0
 
     def action_set(self) -> ActionSet:
@@ -167,7 +162,7 @@ class CodeChallengeEnv(TextEnv):
         brief = self.task
         self.attempt += 1
         last = self.attempt >= self.max_attempts
-        info: dict[str, Any] = {"attempt": self.attempt, "added": False, "pass_rate": None, "valid": False}
+        info: dict[str, Any] = {"attempt": self.attempt, "added": False, "valid": False}
         try:
             proposal = parse_proposal(action, level=brief.payload["level"], topic=brief.payload["topic"])
         except ProposalError as exc:
@@ -182,7 +177,7 @@ class CodeChallengeEnv(TextEnv):
             verdict = Verdict(reward=0.0, passed=False, status=Status.TASK_FAILURE,
                               checks=[CheckResult("novelty", False, why)], error=why)
             return self._answer(why, verdict, last, info)
-        report = validate_task(proposal, sandbox=self.sandbox, limits=self.limits,
+        report = validate_task(proposal, sandbox=resolve_sandbox(self.sandbox), limits=self.limits,
                                min_failure_cases=self.min_failure_cases)
         info["validation"] = report.to_dict()
         if report.infra_error:
@@ -191,19 +186,12 @@ class CodeChallengeEnv(TextEnv):
                            truncated=True, verdict=Verdict.infra_error(report.infra_error), info=info)
         info["valid"] = report.valid
         reward = 1.0 if report.valid else 0.0
-        if report.valid and self.solver is not None:
-            p = float(self.solver(proposal))
-            if not 0.0 <= p <= 1.0:
-                raise ConfigError(f"the solver must return a pass rate in [0, 1], got {p!r}")
-            info["pass_rate"] = p
-            reward = 4.0 * p * (1.0 - p)
-        if report.valid and self._admit(info["pass_rate"]):
+        if report.valid and self.add_to_pool:
             info["added"] = self.pool.add(proposal)
             info["task_id_added"] = proposal.id if info["added"] else None
         verdict = _validity_verdict(report, reward)
         if report.valid:
-            text = f"Valid task {proposal.id}." + (f" Solver pass rate {info['pass_rate']:.2f}." if info["pass_rate"] is not None else "")
-            return Outcome(text, reward=reward, terminated=True, verdict=verdict, info=info)
+            return Outcome(f"Valid task {proposal.id}.", reward=reward, terminated=True, verdict=verdict, info=info)
         return self._answer(report.summary(), verdict, last, info)
 
     # ------------------------------------------------------------------ helpers
@@ -223,12 +211,6 @@ class CodeChallengeEnv(TextEnv):
             if ex is not None and (fingerprint(ex) == fp or ex.payload["verification"].strip() == proposal.payload["verification"].strip()):
                 return e
         return self.pool.contains_content(proposal)
-
-    def _admit(self, p: float | None) -> bool:
-        if p is None:
-            return True
-        lo, hi = self.pool_pass_rate
-        return lo <= p <= hi
 
     def cheat(self) -> str:
         """An oracle proposal: a valid task written for the brief's topic (a renamed bundled task)."""

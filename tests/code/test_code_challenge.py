@@ -3,6 +3,8 @@ CodeTask-v0 draws from, learnability, novelty."""
 
 from __future__ import annotations
 
+import inspect
+
 import math
 import pickle
 
@@ -90,14 +92,12 @@ def test_copies_and_duplicates_are_rejected(sandbox):
     assert reward == 0.0 and info["verdict"]["checks"][0]["name"] == "novelty" and len(pool) == 1
 
 
-def test_learnability_reward_and_pool_band(sandbox):
-    rates = iter([0.5, 1.0])
+def test_validity_reward_and_no_policy_in_the_step(sandbox):
     pool = TaskPool()
-    env = CodeChallengeEnv(pool, solver=lambda task: next(rates), pool_pass_rate=(0.1, 0.9), sandbox=sandbox)
+    env = CodeChallengeEnv(pool, add_to_pool=False, sandbox=sandbox)
     _, reward, _, _, info = _step(env, P.VALID)
-    assert reward == 1.0 and info["pass_rate"] == 0.5 and info["added"]  # 4 * 0.5 * 0.5
-    _, reward, _, _, info = _step(env, P.VALID_2)
-    assert reward == 0.0 and info["valid"] and not info["added"] and len(pool) == 1
+    assert reward == 1.0 and info["valid"] and not info["added"] and len(pool) == 0
+    assert "solver" not in inspect.signature(CodeChallengeEnv).parameters  # the loop pays learnability
 
 
 def test_oracle_proposal_is_valid(sandbox):
