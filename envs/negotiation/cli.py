@@ -113,9 +113,9 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
                         "--rules lm-selfplay needs it or SELFGYM_NEGOTIATION_CONTEXTS)")
     p.add_argument("--rules", default="selfgym", choices=list(RULES),
                    help="rule set: selfgym's, or lm-selfplay's exact parsing, texts and prompts (default: selfgym)")
-    p.add_argument("--filter", default="above_avg", choices=["above_avg", "nonzero", "all", "per_seat_mean"],
-                   help="behaviour-cloning filter: the paper's pooled mean (above_avg), nonzero, all, or "
-                        "selfgym's earlier per-seat mean (default: above_avg)")
+    p.add_argument("--filter", default=None, choices=["above_avg", "nonzero", "all", "per_seat_mean"],
+                   help="behaviour-cloning filter: the paper's pooled mean (above_avg), nonzero, all, or selfgym's "
+                        "per-seat mean (default: above_avg under --rules lm-selfplay, per_seat_mean under selfgym)")
     p.add_argument("--max-messages", type=int, default=50)
     p.add_argument("--temperature", type=float, default=1.0, help="model sampling temperature (default: 1.0)")
     p.add_argument("--max-tokens", type=int, default=200, help="most tokens per model output (default: 200)")

@@ -14,15 +14,16 @@ trainable). ``run_round(policy, opponents=[...])`` plays the policy against a po
 snapshots, scripted partners): each game draws an opponent, the policy alternates seats, and
 only the policy's seats are trainable.
 
-**Filtered behaviour cloning** (``filter_for_bc``), with lm-selfplay's filters:
+**Filtered behaviour cloning** (``filter_for_bc``). The default follows the games' rules:
+``"above_avg"`` under lm-selfplay's rules, ``"per_seat_mean"`` under selfgym's. lm-selfplay's filters:
 
-- ``"above_avg"`` (the default, the paper's): one cutoff, the mean reward over every trainable
+- ``"above_avg"`` (the paper's): one cutoff, the mean reward over every trainable
   seat of the round (both seats pooled); a seat's game is kept when its reward is strictly
   above the cutoff;
 - ``"nonzero"``: cutoff 0; ``"all"``: every trainable seat's game;
 - under the competitive objective a valid deal with both rewards 0 (a tie) is kept too, with
   every filter;
-- ``"per_seat_mean"``: selfgym's earlier filter, a separate mean per seat (no tie rule).
+- ``"per_seat_mean"``: selfgym's own filter, a separate mean per seat (no tie rule).
 
 Each kept seat's game becomes one example ``{"messages": [...]}`` holding that seat's clean
 dialogue (rejected outputs left out), ready for TRL's ``SFTTrainer``. Under selfgym's rules it
@@ -49,6 +50,12 @@ from selfgym.types import Episode, Step, Task, dump_jsonl, to_jsonable
 
 ENV_NAME = "selfgym/negotiation"
 FILTERS = ("above_avg", "nonzero", "all", "per_seat_mean")
+DEFAULT_FILTER = {"lm-selfplay": "above_avg", "selfgym": "per_seat_mean"}
+
+
+def default_filter(rules: str) -> str:
+    """The behaviour-cloning filter of a rule set: the paper's under lm-selfplay's rules."""
+    return DEFAULT_FILTER[rules]
 
 
 def policy_name(agent: Agent) -> str:
@@ -164,14 +171,17 @@ def _record(i, env, seat_steps, seating, seed, trainable) -> GameRecord:
                       (_trim(d.clean[0], d.rules), _trim(d.clean[1], d.rules)), d.transcript())
 
 
-def filter_for_bc(records: Sequence[GameRecord], filter: str = "above_avg") -> list[dict[str, Any]]:
-    """The trainable seats' games kept for behaviour cloning (see the module docstring).
+def filter_for_bc(records: Sequence[GameRecord], filter: str | None = None) -> list[dict[str, Any]]:
+    """The trainable seats' games kept for behaviour cloning (see the module docstring); ``None``:
+    the default filter of the games' rules.
 
     Examples carry ``messages``, ``game``, ``seat``, ``reward``, ``cutoff`` (the reward a game had
     to beat), ``round_mean`` (the mean the cutoff came from: pooled, or the seat's own for
     ``per_seat_mean``), ``filter``, ``task_id``, ``policy``. The paper's filters list seat 0's
     games, then seat 1's (as lm-selfplay writes them); ``per_seat_mean`` orders by game.
     """
+    if filter is None:
+        filter = default_filter(records[0].metrics.get("rules", "selfgym")) if records else "above_avg"
     if filter not in FILTERS:
         raise ConfigError(f"filter must be one of {FILTERS}, got {filter!r}")
 
@@ -235,12 +245,13 @@ class RoundResult:
 def run_round(policy: Agent, *, opponents: Sequence[Agent] | None = None, games: int = 100, seed: int = 0,
               objective: str = "semi_competitive", contexts: Any = None, tasks: Sequence[Task] | None = None,
               max_messages: int = 50, batch_size: int = 64, out_dir: str | os.PathLike | None = None,
-              hf_dataset: bool = True, rules: str = "selfgym", bc_filter: str = "above_avg",
+              hf_dataset: bool = True, rules: str = "selfgym", bc_filter: str | None = None,
               league: Any = None, learner: str | None = None) -> RoundResult:
     """One round: ``games`` games of self-play (no ``opponents``) or against a pool; optionally written to ``out_dir``.
 
     Game ``i`` uses seed ``seed + i`` (context and starter) or ``tasks[i % len(tasks)]``.
-    ``rules`` is the rule set (``"selfgym"`` or ``"lm-selfplay"``), ``bc_filter`` one of ``FILTERS``.
+    ``rules`` is the rule set (``"selfgym"`` or ``"lm-selfplay"``), ``bc_filter`` one of ``FILTERS``
+    (default: ``default_filter(rules)``).
 
     Against a pool, opponents are drawn by rating from a ``selfgym.population.League``: pass one
     (``league``, with the policy as member ``learner``) to keep ratings across rounds, or let
@@ -253,6 +264,7 @@ def run_round(policy: Agent, *, opponents: Sequence[Agent] | None = None, games:
     """
     if games < 1:
         raise ConfigError(f"games must be >= 1, got {games}")
+    bc_filter = bc_filter or default_filter(rules)
     if bc_filter not in FILTERS:
         raise ConfigError(f"bc_filter must be one of {FILTERS}, got {bc_filter!r}")
     if opponents and league is None:
@@ -312,15 +324,15 @@ def pool_league(policy: Agent, opponents: Sequence[Agent], seed: int = 0) -> tup
     return league, learner
 
 
-def summarize_round(records: Sequence[GameRecord], learner: str | None = None, bc_filter: str = "above_avg") -> dict[str, Any]:
+def summarize_round(records: Sequence[GameRecord], learner: str | None = None, bc_filter: str | None = None) -> dict[str, Any]:
     """``metrics.summarize`` over all games (lm-selfplay's metrics included), plus the learner's
     mean reward and the size of the BC set under ``bc_filter``."""
     out = metrics.summarize(r.metrics for r in records)
     rewards = [r.metrics["rewards"][s] for r in records for s in (0, 1) if r.trainable[s]]
     out["learner"] = learner
     out["learner_reward"] = float(np.mean(rewards)) if rewards else math.nan
-    out["bc_filter"] = bc_filter
     out["bc_examples"] = len(filter_for_bc(records, bc_filter))
+    out["bc_filter"] = bc_filter or (default_filter(records[0].metrics.get("rules", "selfgym")) if records else None)
     return out
 
 

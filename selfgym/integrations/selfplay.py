@@ -231,7 +231,7 @@ class RoundGames:
 
 def play_round(policy: Agent, pool: Sequence[Agent], *, selfplay_games: int, pool_games: int, seed: int,
                objective: str = "semi_competitive", max_messages: int = 50, batch_size: int = 64,
-               rules: str = "selfgym", contexts: Any = None, bc_filter: str = "above_avg") -> RoundGames:
+               rules: str = "selfgym", contexts: Any = None, bc_filter: str | None = None) -> RoundGames:
     """Self-play games (the policy in both seats, both trainable), then games against ``pool``
     (one opponent drawn per game, the policy alternating seats, only its seat trainable), all
     played side by side. Game ``i`` uses seed ``seed + i``. Returns the games and the BC filter."""
