@@ -27,6 +27,7 @@ never exceptions. An action may be a string, bytes, or a dict (a call object, re
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +134,12 @@ class TextEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        task = self.coerce_task(options["task"]) if options.get("task") is not None else self.sample_task(self.np_random)
+        value = options.get("task")
+        if isinstance(value, str) and not value.lstrip().startswith("{"):
+            value = self.find_task(value)  # a task id, in every family
+        elif isinstance(value, str):
+            value = json.loads(value)
+        task = self.coerce_task(value) if value is not None else self.sample_task(self.np_random)
         self.task = task
         self._done = False
         text = self.begin(task)
@@ -173,6 +179,32 @@ class TextEnv(gym.Env):
         if self.render_mode == "ansi":
             return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages)
         return None
+
+    # ------------------------------------------------------------------ pickling
+    replay_state: tuple[str, ...] = ()
+    """Attributes that cannot be pickled (a page model with callbacks, a browser page). When set,
+    pickling drops them and unpickling rebuilds them by replaying the episode: ``begin(task)``
+    and then ``act`` on each action taken so far (the envs are deterministic given the task)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self.replay_state:
+            for name in self.replay_state:
+                state[name] = None
+            state["_replay_actions"] = ([m["content"] for m in self.messages if m["role"] == "assistant"]
+                                        if self.task is not None else None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        actions = state.pop("_replay_actions", None)
+        self.__dict__.update(state)
+        if actions is None:
+            return
+        kept = {k: v for k, v in state.items() if k not in self.replay_state}
+        self.begin(self.task)
+        for action in actions:
+            self.act(action)
+        self.__dict__.update(kept)
 
     # ------------------------------------------------------------------ helpers
     def _action_text(self, action: Any) -> str:

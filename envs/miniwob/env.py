@@ -98,6 +98,25 @@ class MiniWoBEnv(WebEnvBase):
             source="miniwob", license="MIT", metadata={"backend": "chromium"},
         )
 
+    replay_state = ("_context", "_page", "_loaded", "_snap")  # browser handles: pickling replays the episode
+
+    def cheat(self) -> str:
+        """The scripted solver's next action for this page (``scripted.POLICIES``), where one exists."""
+        from selfgym.envs.miniwob.scripted import POLICIES
+
+        name = self.task.payload["task"] if self.task is not None else self.task_name
+        if name not in POLICIES:
+            raise NotImplementedError(f"MiniWoB task {name!r} has no scripted oracle; those with one: "
+                                      f"{sorted(POLICIES)}")
+        return POLICIES[name](self._last_obs)
+
+    def find_task(self, task_id: str) -> Task:
+        """A task from its id (``miniwob/<task>/<seed>``)."""
+        parts = task_id.split("/")
+        if len(parts) == 3 and parts[0] == "miniwob" and parts[1] in task_names() and parts[2].isdigit():
+            return self._make_task(parts[1], int(parts[2]))
+        raise TaskError(f"{task_id!r} is not a MiniWoB task id (miniwob/<task>/<seed>)")
+
     def sample_task(self, rng: np.random.Generator) -> Task:
         return self._make_task(self.task_name, int(rng.integers(0, 2**31 - 1)))
 

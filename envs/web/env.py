@@ -32,6 +32,7 @@ class SimWebEnv(WebEnvBase):
     """
 
     family = "web"
+    replay_state = ("page",)  # the page model holds callbacks: pickling replays the episode
 
     def __init__(self, task: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
