@@ -11,6 +11,7 @@ answers are compared rather than executed (majority votes, confidence, reflectio
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -154,12 +155,23 @@ TEMPLATES: dict[str, type[GenericTemplate]] = {
 
 
 def template_for(info: dict[str, Any], overrides: dict[str, GenericTemplate] | None = None) -> GenericTemplate:
-    """The template for ``info["family"]`` (overrides first), else the generic one."""
+    """The template for ``info["family"]``: overrides first, then the class an env names in
+    ``info["prompt_template"]`` (``"module:Class"``), then the family's, else the generic one."""
     family = info.get("family")
     if overrides and family in overrides:
         return overrides[family]
+    if info.get("prompt_template"):  # the env names its own template, "module:Class"
+        return _named_template(info["prompt_template"])()
     cls = TEMPLATES.get(family, GenericTemplate)
     return cls()
+
+
+@functools.lru_cache(maxsize=64)
+def _named_template(spec: str) -> type[GenericTemplate]:
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _norm(text: str) -> str:
