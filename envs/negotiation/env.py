@@ -16,7 +16,8 @@ Observation (a ``Dict``):
 ``info`` per player: ``task_id``, ``family``, ``messages`` (the player's whole chat, OpenAI
 format, rejected outputs and their errors included), ``tools``, ``difficulty``, ``seat``, ``to_move``;
 ``action_error`` after a rejected output; ``metrics`` and ``verdict`` once the game is over.
-``rules`` (``info["rules"]``) names the rule set. Rewards come only at the end (see ``rules``);
+``rules`` (``info["rules"]``) names the rule set, and ``info["prompt_template"]`` the LLM prompt
+template that reads it (``selfgym.envs.negotiation.llm``). Rewards come only at the end (see ``rules``);
 the 50-message cap is a truncation, every other end a termination.
 
 ``rules="lm-selfplay"`` plays lm-selfplay's exact rules, texts and context sampling: contexts
@@ -67,6 +68,9 @@ def fit_text(text: str, max_length: int) -> str:
 
 
 CONTEXTS_ENV = "SELFGYM_NEGOTIATION_CONTEXTS"
+# The LLM prompt template of each rule set (``selfgym.envs.negotiation.llm``), named in every info.
+_TEMPLATES = {"selfgym": "selfgym.envs.negotiation.llm:LenientTemplate",
+              "lm-selfplay": "selfgym.envs.negotiation.llm:ExactTemplate"}
 
 
 def _context_source(contexts: Any, rules_: str = "selfgym") -> list[Context] | None:
@@ -186,6 +190,7 @@ class _NegotiationBase:
             "task_id": self.task.id,
             "family": "negotiation",
             "rules": self.rules,
+            "prompt_template": _TEMPLATES[self.rules],
             "messages": [m.copy() for m in d.chats[seat]],
             "tools": [],
             "difficulty": dict(self.task.difficulty),

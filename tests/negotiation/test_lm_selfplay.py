@@ -257,3 +257,9 @@ def test_exact_template_is_strict_and_keeps_the_whole_history(ctx):
     assert t.extract("Sure, here is my offer", info) == "Sure, here is my offer"  # no tag invented
     assert LenientTemplate().extract("Sure", info) == "[message] Sure"
     assert len(LenientTemplate().chat(None, info)) < len(info["messages"])
+    from selfgym.agents.prompts import template_for
+
+    assert isinstance(template_for(info), ExactTemplate), "an LLMAgent picks the env's template by itself"
+    lenient = negotiation.env(contexts=[ctx])
+    lenient.reset(seed=0)
+    assert isinstance(template_for(lenient.infos["player_0"]), LenientTemplate)
