@@ -1,6 +1,7 @@
 """Negotiation self-play training: filtered behaviour cloning on the policy's own games.
 
     python examples/selfplay_negotiation.py --rounds 3 --selfplay-games 32 --pool-games 32
+    python examples/selfplay_negotiation.py --paper --contexts selfplay.txt --rounds 5 --selfplay-games 300
     python examples/selfplay_negotiation.py --model /models/Qwen2.5-1.5B-Instruct --rounds 5 --selfplay-games 256
 
 One policy (the default model, or ``--model``) plays Deal or No Deal. Each round it plays
@@ -11,12 +12,21 @@ for one short epoch with TRL's SFTTrainer (loss on its own turns); saves a snaps
 the pool. Games are sampled from the current weights each round. ``out/log.jsonl`` holds one
 line per round: agreement rate, mean score per seat, joint score, Pareto-optimal share,
 invalid outputs, the BC set and the training step's effect on the weights.
+
+``--paper`` runs the paper's own loop in lm-selfplay's exact mode: every round is pure self-play
+(no pool), under lm-selfplay's rules, texts and whole-history prompts, on contexts drawn from the
+original ``selfplay.txt`` (``--contexts`` or ``SELFGYM_NEGOTIATION_CONTEXTS``; the file is not
+part of selfgym), 50 messages and 200 tokens per output at temperature 1; the games whose seat
+reward is strictly above the round's pooled mean (plus tied deals under the competitive
+objective) are cloned; and each round logs the paper's metrics: agreement rate, abort rate,
+mean and median score, dialogue length and the Pareto-optimal share under the objective.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -57,6 +67,14 @@ class Args:
     """games between two scripted players cloned (same filter) before round 0; teaches a small model the format"""
     warmup_partner: str = "fair"
     """the scripted player of the warm-up games"""
+    rules: str = "selfgym"
+    """game rules: selfgym's, or lm-selfplay's exact parsing, texts and prompts (lm-selfplay)"""
+    contexts: str = ""
+    """an original-format contexts file (selfplay.txt); empty: SELFGYM_NEGOTIATION_CONTEXTS under lm-selfplay, else the generator"""
+    bc_filter: str = ""
+    """above_avg (the paper's pooled mean), nonzero, all or per_seat_mean; empty: the rules' default"""
+    paper: bool = False
+    """the paper's loop in exact mode: --rules lm-selfplay, pure self-play, 50 messages, 200 tokens, temperature 1"""
     seed: int = 0
     """seed for contexts, sampling and training"""
     out: str = "runs/selfplay_negotiation"
@@ -72,6 +90,17 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    if args.paper:  # lm-selfplay's loop: self-play only, its rules and filter, and its budgets unless given
+        args.rules, args.pool_games, args.pool_snapshots, args.scripted_partners = "lm-selfplay", 0, 0, ""
+        given = set(argv if argv is not None else sys.argv[1:])
+        for flag, field, value in (("--max-messages", "max_messages", 50), ("--max-tokens", "max_tokens", 200),
+                                   ("--temperature", "temperature", 1.0)):
+            if not any(a == flag or a.startswith(flag + "=") for a in given):
+                setattr(args, field, value)
+        args.bc_filter = args.bc_filter or "above_avg"
+    if args.rules == "lm-selfplay" and not args.contexts and not os.environ.get("SELFGYM_NEGOTIATION_CONTEXTS"):
+        raise SystemExit("--rules lm-selfplay (and --paper) draw contexts from the original selfplay.txt: "
+                         "pass --contexts <path> or set SELFGYM_NEGOTIATION_CONTEXTS")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -83,7 +112,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     torch.manual_seed(args.seed)
     sampling = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    policy = Policy.load(args.model, sampling=sampling)
+    policy = Policy.load(args.model, sampling=sampling, rules=args.rules)
+    contexts = args.contexts or None
+    game = {"rules": args.rules, "contexts": contexts, "bc_filter": args.bc_filter or None}
     pool = PartnerPool([s for s in args.scripted_partners.split(",") if s.strip()], max_snapshots=args.pool_snapshots,
                        sampling=sampling, seed=args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -95,8 +126,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     def clone_and_snapshot(tag: str, games, row: dict) -> dict:
         """Write the games, clone the BC set with SFT, save a snapshot into the pool; log the row."""
         round_dir = os.path.join(args.out, tag)
-        write_round(RoundResult(games.records, summarize_round(games.records), games.bc_examples), round_dir,
-                    hf_dataset=False)
+        write_round(RoundResult(games.records, summarize_round(games.records, bc_filter=game["bc_filter"]),
+                                games.bc_examples), round_dir, hf_dataset=False)
         row.update(selfplay=round_metrics(games.selfplay), vs_pool=round_metrics(games.vs_pool),
                    learner=learner_metrics(games.records), bc=bc_summary(games.bc_examples))
         if games.bc_examples:
@@ -109,14 +140,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
             pool.add_snapshot(row["snapshot"])
         else:
             row.update(sft=None, snapshot=None,
-                       note="no game scored above its seat's round mean (no deals): nothing to imitate, no training")
+                       note="no game scored above the filter's cutoff (no deals): nothing to imitate, no training")
         rows.append(row)
         with open(log_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         sp, lr, sft = row["selfplay"], row["learner"], row["sft"]
-        print(f"{tag}: self-play agreement {sp.get('agreement_rate', nan):.2f} "
+        print(f"{tag}: self-play agreement {sp.get('agreement_rate', nan):.2f} abort {sp.get('abort_rate', nan):.2f} "
+              f"score mean {sp.get('score_mean', nan):.2f} median {sp.get('score_median', nan):.1f} "
+              f"length {sp.get('dialogue_length', nan):.1f} pareto {sp.get('pareto_rate_objective', nan):.2f} "
+              f"(raw-point deals {sp.get('pareto_rate', nan):.2f}) "
               f"scores {sp.get('score_0', nan):.2f}/{sp.get('score_1', nan):.2f} joint {sp.get('joint_score', nan):.2f} "
-              f"pareto {sp.get('pareto_rate', nan):.2f} invalid {sp.get('invalid_outputs', nan):.2f} | "
+              f"invalid {sp.get('invalid_outputs', nan):.2f} | "
               f"vs pool agreement {row['vs_pool'].get('agreement_rate', nan):.2f} | learner score {lr['score']:.2f} | "
               f"bc {row['bc']['examples']} | "
               + (f"sft loss {sft['train_loss']:.3f}, {sft['weights']['tensors_changed']} tensors changed" if sft
@@ -127,7 +161,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.warmup_games:
         demos = play_round(make_partner(args.warmup_partner, seed=args.seed), [], selfplay_games=args.warmup_games,
                            pool_games=0, seed=args.seed + 900_000, objective=args.objective,
-                           max_messages=args.max_messages)
+                           max_messages=args.max_messages, **game)
         clone_and_snapshot("warmup", demos, {"round": "warmup", "players": args.warmup_partner, "pool": []})
 
     for rnd in range(args.rounds):
@@ -137,9 +171,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         policy.eval_mode()
         games = play_round(policy.agent, opponents, selfplay_games=args.selfplay_games,
                            pool_games=args.pool_games if opponents else 0, seed=args.seed + 100_000 * rnd,
-                           objective=args.objective, max_messages=args.max_messages, batch_size=args.batch_size)
+                           objective=args.objective, max_messages=args.max_messages, batch_size=args.batch_size,
+                           **game)
         # 2-3. Filtered behaviour cloning on the games above each seat's round mean, then a snapshot.
-        clone_and_snapshot(f"round_{rnd}", games, {"round": rnd, "pool": pool.names(),
+        clone_and_snapshot(f"round_{rnd}", games, {"round": rnd, "rules": args.rules, "pool": pool.names(),
                                                    "play_seconds": round(time.time() - t0, 1)})
     return rows
 
