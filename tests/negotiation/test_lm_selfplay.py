@@ -263,3 +263,44 @@ def test_exact_template_is_strict_and_keeps_the_whole_history(ctx):
     lenient = negotiation.env(contexts=[ctx])
     lenient.reset(seed=0)
     assert isinstance(template_for(lenient.infos["player_0"]), LenientTemplate)
+
+
+def _pareto_restated(ctx, objective, r0, r1):
+    """lm-selfplay's analysis: is (r0, r1) dominated by any split's objective scores?"""
+    for k in rules.allocations(ctx.counts):
+        rest = [n - x for n, x in zip(ctx.counts, k)]
+        s0, s1 = rules.score(ctx.values[0], k), rules.score(ctx.values[1], rest)
+        n0, n1 = {"semi_competitive": (s0, s1), "cooperative": (s0 + s1, s0 + s1), "competitive": (s0 - s1, s1 - s0)}[objective]
+        if n0 >= r0 and n1 >= r1 and (n0 > r0 or n1 > r1):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("objective", ["semi_competitive", "cooperative", "competitive"])
+def test_pareto_under_the_objective_over_all_games(objective):
+    from selfgym.envs.negotiation.metrics import summarize
+    from selfgym.envs.negotiation.partners import RandomPartner
+    from selfgym.envs.negotiation.runner import run_round
+
+    result = run_round(RandomPartner(seed=0), games=150, seed=0, objective=objective)
+    games = [r.metrics for r in result.records]
+    for r in result.records:
+        ctx = _context_of(r.task_id)
+        want = _pareto_restated(ctx, objective, *r.metrics["rewards"])
+        assert r.metrics["pareto_optimal_objective"] == want
+        if objective == "competitive":
+            assert want, "zero-sum: no split dominates any outcome, a no-deal game included"
+        elif not r.metrics["agreement"]:
+            assert not want
+    s = summarize(games)
+    pooled = sorted(x for g in games for x in g["rewards"])
+    assert s["score_mean"] == pytest.approx(sum(pooled) / len(pooled))
+    assert s["score_median"] == pytest.approx((pooled[len(pooled) // 2 - 1] + pooled[len(pooled) // 2]) / 2)
+    assert s["pareto_rate_objective"] == pytest.approx(sum(g["pareto_optimal_objective"] for g in games) / len(games))
+    assert s["abort_rate"] == sum(g["outcome"] == "aborted" for g in games) / len(games)
+    assert s["dialogue_length"] == pytest.approx(sum(g["turns"] for g in games) / len(games))
+
+
+def _context_of(task_id):
+    n = [int(x) for x in re.match(r"negotiation/c(\d+)-(\d+)-(\d+)/a(\d+)-(\d+)-(\d+)/b(\d+)-(\d+)-(\d+)$", task_id).groups()]
+    return rules.Context.of(n[0:3], n[3:6], n[6:9])
