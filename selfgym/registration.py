@@ -17,6 +17,7 @@ Entry points are strings, so nothing heavy is imported until ``gymnasium.make``.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -24,7 +25,16 @@ from typing import Any, Callable
 
 import gymnasium
 
+from selfgym.errors import ConfigError
+
 NAMESPACE = "selfgym"
+
+
+class UnknownEnvError(ConfigError, KeyError):
+    """No env is registered under this name (a ConfigError; also a KeyError, as a lookup miss)."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def register(
     task set), never needed by users.
     """
     if not id.startswith(NAMESPACE + "/"):
-        raise ValueError(f"selfgym ids live in the {NAMESPACE!r} namespace: got {id!r}")
+        raise ConfigError(f"selfgym ids live in the {NAMESPACE!r} namespace: got {id!r}")
     if id not in gymnasium.registry:
         gymnasium.register(
             id=id,
@@ -124,8 +134,10 @@ def make_pettingzoo(name: str, parallel: bool = False, **kwargs: Any):
     entry = _CATALOG.get(name)
     if entry is None or entry.kind != "pettingzoo":
         known = [e.id for e in catalog("pettingzoo")]
-        raise KeyError(f"no PettingZoo env named {name!r}; known: {known}")
+        hint = difflib.get_close_matches(name, known, n=1)
+        raise UnknownEnvError(f"no PettingZoo env named {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                              + f" Known: {known}")
     ep = entry.parallel_entry_point if parallel else entry.entry_point
     if ep is None:
-        raise KeyError(f"{name!r} has no parallel version")
+        raise UnknownEnvError(f"{name!r} has no parallel version; use parallel=False")
     return load_entry_point(ep)(**{**entry.kwargs, **kwargs})

@@ -49,7 +49,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
-from selfgym.errors import BackendError, SelfgymError, VerifierError
+from selfgym.errors import BackendError, ConfigError, SelfgymError, VerifierError
 from selfgym.toolcalls import (  # re-exported: the action types and parser are part of this API
     FINAL_NAMES, REPLY_NAMES, Action, FinalAnswer, ParseError, Reply, ToolCall, parse_action, parse_actions,
 )
@@ -396,7 +396,7 @@ class ToolSet:
         """Add one tool; a duplicate name is an error."""
         t = Tool.from_function(fn)
         if t.name in self.tools:
-            raise ValueError(f"a tool named {t.name!r} is already in this ToolSet")
+            raise ConfigError(f"a tool named {t.name!r} is already in this ToolSet")
         self.tools[t.name] = t
         return t
 

@@ -6,9 +6,9 @@ Two shapes, matching the two ways TRL's GRPOTrainer gets rewards:
   whose rows hold the env's first prompt (chat format) and the task as JSON; ``EnvReward(env_id)``
   is a reward function that replays each completion as the env's one action and returns the
   env's reward. Use it for CodeTask's first attempt, Reasoning, Arithmetic.
-- **Multi-turn** (``environment_factory``): the classes in ``selfgym.integrations.trl_envs``
-  expose an env's actions as typed public methods (TRL turns them into tools) and its episode
-  reward through ``get_reward``.
+- **Multi-turn** (``environment_factory``): ``selfgym.integrations.trl_envs.environment_class``
+  generates, from an env's action set, a class whose typed public methods are the env's actions
+  (TRL turns them into tools) and whose ``get_reward`` is the episode reward.
 
 Infrastructure errors never become a 0: envs run with ``on_infra_error="mask"``, and a masked
 reward is returned as ``None`` (reward functions) or NaN (``get_reward``), which TRL excludes
@@ -29,29 +29,22 @@ from selfgym.types import Task
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any] | None) -> gym.Env:
-    kwargs = dict(env_kwargs or {})
-    try:
-        return gym.make(env_id, on_infra_error="mask", **kwargs)
-    except TypeError:  # an env without the on_infra_error option (no verifier behind it)
-        return gym.make(env_id, **kwargs)
+    from selfgym.integrations.trl_envs import make_env
+
+    return make_env(env_id, **dict(env_kwargs or {}))
 
 
 def env_tasks(env_id: str, n: int, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> list[Task]:
-    """``n`` tasks of ``env_id``: from its ``task_set`` where it has one, else from seeded resets."""
+    """``n`` tasks of ``env_id`` from its ``task_set(n, seed)``; when the set holds fewer distinct
+    tasks, they repeat in order to make ``n`` rows."""
     env = _make_env(env_id, env_kwargs)
     try:
-        base = env.unwrapped
-        if hasattr(base, "task_set"):
-            tasks = list(base.task_set(n, seed))
-            if len(tasks) >= n or len(tasks) > 0:
-                return tasks[:n] if len(tasks) >= n else [tasks[i % len(tasks)] for i in range(n)]
-        tasks = []
-        for i in range(n):
-            env.reset(seed=seed + i)
-            tasks.append(base.task)
-        return tasks
+        tasks = list(env.unwrapped.task_set(n, seed))
     finally:
         env.close()
+    if not tasks:
+        raise ConfigError(f"{env_id} has no tasks to train on (task_set({n}, {seed}) is empty)")
+    return [tasks[i % len(tasks)] for i in range(n)]
 
 
 def task_prompt(env_id: str, task: Task, env_kwargs: dict[str, Any] | None = None, env: gym.Env | None = None) -> list[dict[str, str]]:
