@@ -34,7 +34,7 @@ import gymnasium as gym
 
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.actions import ActionSet, action_set_of
-from selfgym.errors import ConfigError
+from selfgym.errors import ConfigError, TaskError
 from selfgym.tools import Tool, ToolError
 
 OVER = "The episode is over; no further actions are accepted."
@@ -77,7 +77,10 @@ class SelfgymEnvironment:
         options = None
         if task is not None:
             if isinstance(task, str) and task.lstrip().startswith("{"):
-                task = json.loads(task)
+                try:
+                    task = json.loads(task)
+                except json.JSONDecodeError as exc:
+                    raise TaskError(f"the row's task is not valid JSON ({exc.msg} at position {exc.pos})") from None
             options = {"task": task}
         obs, info = self._env.reset(seed=None if seed is None else int(seed), options=options)
         self._reward, self._valid, self._done = 0.0, True, False
