@@ -168,8 +168,8 @@ class ProcessWorker(Worker):
 
 
 def _default_python() -> str:
-    """The interpreter for local runners: the system one when jobs drop to ``nobody`` (ours may
-    live under a private home directory that ``nobody`` cannot read)."""
+    """The interpreter for local runners: the system one when jobs drop to a uid of their own (ours may
+    live under a private home directory that such a uid cannot read)."""
     if os.geteuid() == 0 and os.access("/usr/bin/python3", os.X_OK):
         return "/usr/bin/python3"
     return sys.executable
