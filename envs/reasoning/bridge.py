@@ -146,8 +146,10 @@ def difficulty_of(entry: dict[str, Any], level: int) -> dict[str, float]:
 
 def extract_answer(text: str) -> str:
     """The last <answer>...</answer> block of a reply, else the whole reply, stripped."""
-    found = _TAG.findall(text)
-    return (found[-1] if found else text).strip()
+    from selfgym.envs.reasoning.integration import last_tagged
+
+    found = last_tagged(text)
+    return (found if found is not None else text).strip()
 
 
 def score(task: Task, answer: str) -> Verdict:

@@ -15,6 +15,7 @@ from selfgym.actions import ActionSet
 from selfgym.envs.reasoning import bridge
 from selfgym.envs.reasoning import integration as calculus
 from selfgym.errors import ConfigError, TaskError
+from selfgym.quoting import inline
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
@@ -56,11 +57,12 @@ class _AnswerEnv(TextEnv):
     def act(self, action: str) -> Outcome:
         self.attempts += 1
         verdict, error = self.judge(action)
+        why = inline(verdict.error, 300)  # may quote the answer or a scorer's message: one line, no controls
         if verdict.passed or verdict.is_infra_error or self.attempts >= self.max_attempts:
-            msg = "Correct." if verdict.passed else f"Not accepted: {verdict.error}."
+            msg = "Correct." if verdict.passed else f"Not accepted: {why}."
             return Outcome(msg, terminated=True, verdict=verdict, action_error=error)
         left = self.max_attempts - self.attempts
-        return Outcome(f"Not accepted: {verdict.error}. Try again; {left} attempt(s) left.", reward=0.0, action_error=error)
+        return Outcome(f"Not accepted: {why}. Try again; {left} attempt(s) left.", reward=0.0, action_error=error)
 
 
 class ReasoningEnv(_AnswerEnv):

@@ -9,9 +9,10 @@ differentiates the candidate with sympy and compares it with ``f`` at several po
 answers that differ by a constant, or are written differently, are all right.
 
 Answers are untrusted text. Before sympy sees one it must pass a whitelist (digits, ``x``,
-operators, brackets, a fixed set of function names), it is parsed without evaluation, and a
-bound on the size of every number it could build is checked, so no answer can run code or
-make sympy compute a tower of powers.
+operators, brackets, a fixed set of function names), it is parsed without evaluation, and
+bounds on its nesting depth and on the size of every number it could build are checked, so no
+answer can run code or make sympy compute a tower of powers; its derivative is evaluated in
+machine precision, so a tower of exponentials overflows at once instead of stalling the step.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ CONSTANTS = ("x", "E", "pi", "C")
 CHECK_POINTS = (0.37, 0.71, 1.13, 1.58, 2.21)
 MAX_ANSWER_CHARS = 600
 MAX_NUMBER_BITS = 1024
+MAX_DEPTH = 40  # sympy's derivative of a deeper nest costs seconds (about cubic in the depth)
 
 
 def _sympy():
@@ -119,11 +121,30 @@ _IDENT = re.compile(r"[A-Za-z]+")
 _DECIMAL = re.compile(r"\d*\.\d+|\d+\.?")
 
 
+def last_tagged(text: str, tag: str = "answer") -> str | None:
+    """The content of the last ``<tag>...</tag>`` block (what ``re.findall`` would give last), or None.
+
+    One linear pass over the tags: an opening tag starts a block, the next closing tag ends it,
+    openings inside a block are part of its content, and an unclosed block is ignored.
+    """
+    if not isinstance(text, str):
+        return None
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    last, start = None, None
+    for m in re.finditer(f"{re.escape(opening)}|{re.escape(closing)}", text, re.I):
+        if m.group().lower() == opening:
+            if start is None:
+                start = m.end()
+        elif start is not None:
+            last, start = text[start:m.start()], None
+    return last
+
+
 def extract(text: str) -> str:
     """The answer part of a reply: the last <answer> block, else the last non-empty line."""
-    found = _TAG.findall(text)
-    if found:
-        candidate = found[-1]
+    found = last_tagged(text)
+    if found is not None:
+        candidate = found
     else:
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
         candidate = lines[-1] if lines else ""
@@ -151,6 +172,17 @@ def _bits(expr) -> float:
             return args[0] * 2.0 ** min(args[1], 1000.0) + args[1]
         return sum(args)
     return sum(args) + 1.0
+
+
+def _depth(expr) -> int:
+    """The depth of an expression tree (iterative: no recursion)."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((arg, depth + 1) for arg in node.args)
+    return deepest
 
 
 _GLOBALS: dict | None = None
@@ -196,6 +228,8 @@ def parse(answer: str):
         return None, f"could not parse the answer: {type(exc).__name__}"
     if not isinstance(raw, sp.Expr):
         return None, "the answer is not a mathematical expression"
+    if _depth(raw) > MAX_DEPTH:
+        return None, f"the answer is nested more than {MAX_DEPTH} levels deep"
     if _bits(raw) > MAX_NUMBER_BITS:
         return None, "the answer builds numbers that are too large"
     try:
@@ -213,12 +247,19 @@ def derivative_matches(candidate, integrand, points=CHECK_POINTS, rel_tol: float
     sp = _sympy()
     x = sp.Symbol("x")
     d = sp.diff(candidate, x)
+    try:  # machine-precision evaluation: a tower such as exp(exp(exp(...))) overflows at once instead of
+        # sending sympy's arbitrary-precision evalf after a number with billions of digits
+        numeric = sp.lambdify(x, d, modules=["cmath", "math"])
+    except Exception:  # noqa: BLE001 - e.g. an expression nested too deeply for the generated code
+        return False, "the derivative of the answer cannot be evaluated"
     for p in points:
         want = complex(integrand.evalf(subs={x: p}))
         try:
-            got = complex(d.evalf(subs={x: p}))
-        except (TypeError, ValueError):
-            return False, f"the derivative of the answer has no numeric value at x={p}"
+            got = complex(numeric(p))
+        except (ArithmeticError, ValueError, TypeError):
+            return False, f"the derivative of the answer has no finite numeric value at x={p}"
+        except Exception:  # noqa: BLE001 - any other failure of the answer's own expression
+            return False, f"the derivative of the answer cannot be evaluated at x={p}"
         if not (math.isfinite(got.real) and math.isfinite(got.imag)):
             return False, f"the derivative of the answer is not finite at x={p}"
         if abs(got - want) > rel_tol * max(1.0, abs(want)):
