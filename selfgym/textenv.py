@@ -23,6 +23,8 @@ into ``observation_space``, ``info`` with ``task_id``, ``messages`` (OpenAI chat
 ``tools``, ``difficulty``, ``verdict`` on terminal steps and ``action_error`` when the action
 was malformed, and ``render_mode="ansi"``. Agent mistakes are ``Outcome(action_error=...)``,
 never exceptions. An action may be a string, bytes, or a dict (a call object, read as JSON).
+A ``VerifierError`` (a ``SandboxError`` included) escaping ``act`` is turned into an
+infrastructure-error verdict here, resolved by ``on_infra_error``: never a reward of 0.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from selfgym.actions import ActionSet, action_set_of, action_text
-from selfgym.errors import ConfigError, TaskError
+from selfgym.errors import ConfigError, TaskError, VerifierError
 from selfgym.spaces import DEFAULT_ACTION_LENGTH, DEFAULT_OBS_LENGTH, normalize_text, text_space
 from selfgym.types import ON_INFRA_ERROR, Task, Verdict, resolve_reward
 
@@ -158,7 +160,11 @@ class TextEnv(gym.Env):
                           action_error="step() called after the episode ended")
         else:
             self.messages.append({"role": "assistant", "content": action})
-            out = self.act(action)
+            try:
+                out = self.act(action)
+            except VerifierError as exc:  # the one place a SandboxError becomes a verdict: ours, never the agent's
+                out = Outcome("The verifier failed (an infrastructure error, not your answer's fault); the episode "
+                              "is cut short.", truncated=True, verdict=Verdict.infra_error(str(exc)))
         extra = dict(out.info)
         reward = out.reward
         if out.verdict is not None:

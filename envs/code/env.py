@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from selfgym.actions import ActionSet
-from selfgym.errors import ConfigError, SandboxError, TaskError
+from selfgym.errors import ConfigError, TaskError
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
@@ -237,12 +237,8 @@ class CodeTaskEnv(TextEnv):
             error = problem if error is None else f"{error}; {problem}"
             verdict = self._rejected(problem)
         else:
-            try:
-                sandbox = resolve_sandbox(self.sandbox)
-            except SandboxError as exc:  # e.g. sandbox="docker" and no engine: our failure, not the answer's
-                verdict = Verdict.infra_error(str(exc))
-            else:
-                verdict = stamped(task, lambda: verify(task, extraction.code, sandbox=sandbox, limits=self.limits))
+            sandbox = resolve_sandbox(self.sandbox)  # a SandboxError here is an infra verdict (TextEnv.step)
+            verdict = stamped(task, lambda: verify(task, extraction.code, sandbox=sandbox, limits=self.limits))
         info = {"attempt": self.attempt, "max_attempts": self.max_attempts, "extraction": extraction.method}
         if verdict.is_infra_error:
             info["turn_scores"] = list(self.scores)
