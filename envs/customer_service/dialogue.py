@@ -18,10 +18,16 @@ from typing import Any
 from selfgym.envs.customer_service.data import load_policy
 from selfgym.envs.customer_service.reward import evaluate, new_domain
 from selfgym.envs.customer_service.user import GREETING, STOP, user_system_prompt
+from selfgym.quoting import inline, labelled
 from selfgym.tools import FinalAnswer, ParseError, Reply, ToolCall
 from selfgym.types import Task, Verdict
 
 AGENT, USER = "agent", "user"
+# Tool results and the customer's words reach the agent through ``selfgym.quoting.labelled``: one
+# line stays on the label's line; anything spanning lines is a quoted block ("| " before each
+# line), so neither can pass for a line of the env's own.
+RESULT_CHARS = 16_000
+MESSAGE_CHARS = 4_000
 SEATS = (AGENT, USER)
 AGENT_SYSTEM_PROMPT = ("You are a customer-service agent. Follow the policy exactly, use the tools to read and "
                        "change the database, and speak to the customer in plain text.")
@@ -96,7 +102,7 @@ class Conversation:
         head = ""
         if not self._briefed:
             head, self._briefed = briefing(self.task.payload["domain"], self.tools_text) + "\n", True
-        self._deliver(AGENT, f"{head}Customer: {message}")
+        self._deliver(AGENT, head + labelled("Customer:", message, MESSAGE_CHARS, one_line=MESSAGE_CHARS))
         self.current = AGENT
 
     def agent_turn(self, text: str) -> None:
@@ -110,13 +116,14 @@ class Conversation:
         problems = [a.message for a in actions if isinstance(a, ParseError)]
         if problems:
             self.last_error[AGENT] = problems[0]
-            self._deliver(AGENT, f"Error: {problems[0]}")
+            self._deliver(AGENT, f"Error: {inline(problems[0], 600)}")
         elif calls:
             results, errors = [], []
             for call in calls:
                 result = self.tools.execute(call)
                 self.tool_calls.append({"name": call.name, "arguments": call.arguments, "ok": result.ok})
-                results.append(f"Tool {call.name} returned: {result.content}")
+                results.append(labelled(f"Tool {inline(call.name, 80)} returned:", result.content, RESULT_CHARS,
+                                        one_line=RESULT_CHARS))
                 if not result.ok:
                     errors.append(result.error)
             self.last_error[AGENT] = errors[0] if errors else None

@@ -10,6 +10,7 @@ from selfgym.actions import ActionSet
 from selfgym.errors import BackendError, ConfigError, TaskError, VerifierError
 from selfgym.envs.tooluse import tasks as rules
 from selfgym.envs.tooluse.domains import DOMAINS
+from selfgym.quoting import inline, labelled
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.tools import FinalAnswer, ParseError, Reply, ToolCall, ToolSet
 from selfgym.types import Task, Verdict, load_tasks
@@ -18,6 +19,9 @@ SYSTEM_PROMPT = (
     "You solve tasks by calling tools. Each turn, either call one or more tools or give your final answer. "
     "Tool results come back as the next message. Use the tools for every lookup and calculation they offer."
 )
+
+
+RESULT_CHARS = 4000  # a tool result shown to the agent is cut here (quoted when it spans lines)
 
 
 class ToolUseEnv(TextEnv):
@@ -124,10 +128,10 @@ class ToolUseEnv(TextEnv):
                 try:
                     r = self.toolset.execute(a)
                 except (VerifierError, BackendError) as exc:  # our failure, not the agent's: never a 0
-                    return Outcome(f"[{a.name}] infrastructure error: {exc}", terminated=True,
+                    return Outcome(f"[{inline(a.name, 80)}] infrastructure error: {inline(exc, 300)}", terminated=True,
                                    verdict=Verdict.infra_error(f"tool {a.name!r}: {exc}"))
                 results.append(r.to_dict())
-                lines.append(f"[{a.name}] {r.content}")
+                lines.append(labelled(f"[{inline(a.name, 80)}]", r.content, RESULT_CHARS, one_line=RESULT_CHARS))
                 if not r.ok:
                     errors.append(r.error)
             elif isinstance(a, FinalAnswer):
@@ -135,7 +139,7 @@ class ToolUseEnv(TextEnv):
                 break
             elif isinstance(a, ParseError):
                 errors.append(a.message)
-                lines.append(f"Error: {a.message}")
+                lines.append(f"Error: {inline(a.message, 600)}")
             elif isinstance(a, Reply):
                 msg = ("no tool call or final answer found; call a tool with "
                        '{"name": "tool_name", "arguments": {...}} or answer with '

@@ -77,7 +77,11 @@ def parse_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float matches no expected number
+            return None
+        return number if math.isfinite(number) else None
     if isinstance(value, list) and len(value) == 1:
         return parse_number(value[0])
     if not isinstance(value, str):
