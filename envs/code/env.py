@@ -16,6 +16,7 @@ import numpy as np
 
 from selfgym.actions import ActionSet
 from selfgym.errors import ConfigError, TaskError
+from selfgym.quoting import QUOTE_PREFIX, quote
 from selfgym.textenv import Outcome, TextEnv
 from selfgym.types import CheckResult, Status, Task, Verdict
 
@@ -28,6 +29,7 @@ from selfgym.envs.code.validate import verify
 from selfgym.verifiers.stamp import stamped
 
 FEEDBACK = ("none", "summary", "full")
+QUOTE_NOTE = f'(each line starts with "{QUOTE_PREFIX.strip()}"; it may include your program\'s own output)'
 _NAMED_SANDBOXES: dict[str, Any] = {}
 _NAMED_LOCK = threading.Lock()
 
@@ -101,10 +103,13 @@ def feedback_text(verdict: Verdict, detail: str, attempt: int, max_attempts: int
     n = len(verdict.checks)
     head = (f"Attempt {attempt} of {max_attempts}: all {n} checks passed." if not failed else
             f"Attempt {attempt} of {max_attempts}: {len(failed)} of {n} check(s) failed"
-            + (f" ({', '.join(c.name for c in failed[:8])}{', ...' if len(failed) > 8 else ''})." if detail == "summary" else ":"))
+            + (f" ({', '.join(c.name for c in failed[:8])}{', ...' if len(failed) > 8 else ''})." if detail == "summary"
+               else f". What each reported is quoted below {QUOTE_NOTE}:"))
     body = ""
     if detail == "full" and failed:
-        lines = [f"- {c.name}: {c.message or 'failed'}" for c in failed]
+        # Check messages can hold the program's own text (exception messages, returned values):
+        # each is a quoted block, so none of it can pass for a line of this env's own.
+        lines = [f"- {c.name}:\n{quote(c.message or 'failed', max(200, chars))}" for c in failed]
         body = "\n".join(lines)
         if len(body) > chars:
             body = body[: max(0, chars - 40)].rstrip() + f"\n...[feedback cut at {chars} characters]"
@@ -255,10 +260,10 @@ class CodeTaskEnv(TextEnv):
             else:
                 text = f"Out of attempts: the last answer passed {sum(c.passed for c in verdict.checks)} of {n} checks."
                 if problem:
-                    text += f" ({problem})"
+                    text += f"\n{problem}"
             return Outcome(text, reward=reward, terminated=True, verdict=verdict, action_error=error, info=info)
         if problem and self.feedback != "none":
-            text = f"Your answer could not be run: {problem}.\n{_tail(self.attempt, self.max_attempts)}"
+            text = f"Your answer could not be run: {problem}\n{_tail(self.attempt, self.max_attempts)}"
         else:
             text = feedback_text(verdict, self.feedback, self.attempt, self.max_attempts, self.feedback_chars)
         return Outcome(text, reward=0.0, verdict=verdict, action_error=error, info=info)

@@ -93,7 +93,7 @@ def test_feedback_detail_levels(sandbox):
         texts[detail] = env.step(wrong)[0]
     assert "test_too_few" not in texts["none"] and "Review your previous answer" in texts["none"]
     assert "1 of 4 check(s) failed (test_too_few)" in texts["summary"] and "assert" not in texts["summary"]
-    assert "- test_too_few: assertion failed" in texts["full"] and "candidate([2, 2]) is None" in texts["full"]
+    assert "- test_too_few:\n| assertion failed" in texts["full"] and "candidate([2, 2]) is None" in texts["full"]
     env = CodeTaskEnv(max_attempts=2, feedback="full", feedback_chars=60, sandbox=sandbox)
     env.reset(options={"task": _task("code/second-largest")})
     assert "[feedback cut at 60 characters]" in env.step(wrong)[0]
