@@ -75,7 +75,10 @@ def _literal(node: ast.AST) -> str:
 
 
 def _parse_call(text: str) -> WebAction:
-    tree = ast.parse(text, mode="eval")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (RecursionError, MemoryError, ValueError) as exc:  # nesting the parser refuses, NUL bytes
+        raise SyntaxError(f"cannot parse the call: {type(exc).__name__}") from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in ACTIONS:
         raise ActionError("not an action call")
@@ -120,8 +123,51 @@ _SIMPLE = re.compile(r"^\s*(\w+)\(\s*(" + _ARG + r"(?:\s*,\s*" + _ARG + r")*)?\s
 _SIMPLE_ARG = re.compile(_ARG)
 
 
+#: Bounds on the work one reply can cause: the last ``MAX_STARTS`` call names are tried, each over
+#: at most ``MAX_CALL_CHARS`` characters, with the matching ``)`` first and at most
+#: ``MAX_CLOSES`` others after it (so a reply can never make parsing cubic in its length).
+MAX_STARTS = 16
+MAX_CALL_CHARS = 4000
+MAX_CLOSES = 8
+_PY_TOKEN = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|[()\[\]{}]|[^'"()\[\]{}]+|.""", re.S)
+
+
+def _closing_candidates(call: str) -> list[int]:
+    """Where the call that starts ``call`` may end: its matching ``)`` (found with Python string
+    literals skipped), then the next few ``)`` in case the scan misread a literal."""
+    first, depth = None, 0
+    for m in _PY_TOKEN.finditer(call):
+        tok = m.group()
+        if tok in "([{":
+            depth += 1
+        elif tok in ")]}":
+            depth -= 1
+            if depth == 0:
+                if tok == ")":
+                    first = m.start()
+                break
+    closes = [i for i, ch in enumerate(call) if ch == ")" and i != first][:MAX_CLOSES] if first is None else \
+        [i for i in _next_closes(call, first)]
+    return ([first] if first is not None else []) + [c for c in closes if c != first]
+
+
+def _next_closes(call: str, after: int) -> list[int]:
+    out, pos = [], after + 1
+    while len(out) < MAX_CLOSES:
+        pos = call.find(")", pos)
+        if pos == -1:
+            break
+        out.append(pos)
+        pos += 1
+    return out
+
+
 def parse_action(text: str) -> WebAction:
-    """The last well-formed action call in ``text``; ActionError when there is none."""
+    """The last well-formed action call in ``text``; ActionError when there is none.
+
+    A total function with bounded work (see ``MAX_STARTS``): any text gives a WebAction or an
+    ActionError, never another exception.
+    """
     if not isinstance(text, str):
         raise ActionError(f"an action must be a string, got {type(text).__name__}")
     simple = _SIMPLE.match(text)
@@ -133,9 +179,9 @@ def parse_action(text: str) -> WebAction:
     if not starts:
         raise ActionError("no action found; expected one of: " + ", ".join(f"{a}(...)" for a in ACTIONS))
     last_error: ActionError | None = None
-    for start in reversed(starts):
-        tail = clean[start:]
-        for close in (i for i, ch in enumerate(tail) if ch == ")"):
+    for start in reversed(starts[-MAX_STARTS:]):
+        tail = clean[start:start + MAX_CALL_CHARS]
+        for close in _closing_candidates(tail):
             try:
                 return _parse_call(tail[: close + 1])
             except SyntaxError:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from selfgym.quoting import inline, labelled
+
 DEFAULT_MAX_CHARS = 6000
 _UNCLEAN = re.compile(r"^\s|\s$|\s\s|[\t\n\r\f\v]")
 NAME_LIMIT = 120
@@ -93,10 +95,10 @@ def render_observation(
     head.extend(notes)
     if status:
         head.append(f"Status: {status}")
-    if error:
-        head.append(f"Last action error: {error}")
+    if error:  # may echo the agent's own text: one line, controls escaped
+        head.append(f"Last action error: {inline(error, 400)}")
     if user_message:
-        head.append(f"User says: {user_message}")
+        head.append(labelled("User says:", user_message, 2000))
     head.append("Page:")
     top = "\n".join(head)
     budget = max(200, max_chars - len(top) - 1)
