@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import urllib.error
@@ -162,9 +163,11 @@ class OpenAIBackend:
                     try:
                         found = self.prompt_ids(chat)
                     except BackendError as exc:
-                        if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc) and "HTTP 501" not in str(exc):
-                            raise  # the server has the endpoints but failed: say so
-                        self.prompt_ids_source = "none"  # no such endpoints: this server cannot say
+                        # 4xx (no such endpoint, not allowed here) or 501: this server cannot say;
+                        # anything else (5xx, unreachable) is a failure and is raised
+                        if not re.search(r"answered HTTP (4\d\d|501)\b", str(exc)):
+                            raise
+                        self.prompt_ids_source = "none"
                         return None
                     self.prompt_ids_source = "llamacpp"
                     return found
