@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from selfgym.agent import Agent
 from selfgym.agents.prompts import GenericTemplate, template_for

@@ -26,8 +26,9 @@ a plain callable ``policy(observation, info) -> action``; one policy may play bo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError

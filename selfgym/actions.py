@@ -38,8 +38,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 from selfgym.errors import ConfigError
 from selfgym.toolcalls import FINAL_NAMES, REPLY_NAMES, Action, Reply, ToolCall, parse_actions
@@ -175,18 +176,17 @@ class ActionSet:
         if self.syntax == "text":
             head = "Actions:\n" + self.describe()
             return head + ("\n\n" + self.help_text if self.help_text else "")
-        kinds = {e.kind for e in self._entries.values()}
         tools = [e.tool for e in self._entries.values() if e.kind == "tool"]
         parts = ["Tools:", ToolSet(tools).describe(), "",
                  "To call a tool, answer with one JSON object (several calls: several <tool_call> blocks):",
                  '<tool_call>{"name": "tool_name", "arguments": {"param": "value"}}</tool_call>']
         for e in self._entries.values():
             if e.kind == "final":
-                parts.append('When you know the answer: <tool_call>{"name": "%s", "arguments": {"answer": "..."}}</tool_call>'
-                             % e.tool.name)
+                call = call_text(e.tool.name, {"answer": "..."})
+                parts.append(f"When you know the answer: <tool_call>{call}</tool_call>")
             elif e.kind == "reply":
-                parts.append('To speak to the user: <tool_call>{"name": "%s", "arguments": {"message": "..."}}</tool_call>'
-                             " or plain text." % e.tool.name)
+                call = call_text(e.tool.name, {"message": "..."})
+                parts.append(f"To speak to the user: <tool_call>{call}</tool_call> or plain text.")
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ converting

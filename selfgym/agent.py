@@ -12,7 +12,8 @@ ids per step; an agent that does not wrap a model leaves them empty.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable

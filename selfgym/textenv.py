@@ -217,7 +217,7 @@ class TextEnv(gym.Env):
         """The action as the family reads it (``ActionSet.normalize``): bytes decoded, a dict (a
         call object) as JSON, never ``str(dict)``; a structured call to a text-syntax action
         (``{"name": "click", "arguments": {"id": "12"}}``) rendered into the family's text."""
-        if isinstance(action, str) and not action.lstrip()[:1] in ("{", "<"):
+        if isinstance(action, str) and action.lstrip()[:1] not in ("{", "<"):
             return action
         try:
             return action_set_of(self).normalize(action)

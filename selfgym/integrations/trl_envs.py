@@ -28,7 +28,8 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 
@@ -164,7 +165,7 @@ def _method(action: Tool, owner: str) -> Callable[..., str]:
     order = [p.name for p in action.params]
 
     def method(self: SelfgymEnvironment, *args: Any, **kwargs: Any) -> str:
-        arguments = dict(zip(order, args))
+        arguments = dict(zip(order, args, strict=False))
         arguments.update(kwargs)
         return self._call(name, arguments)
 
@@ -207,8 +208,8 @@ def environment_class(env_id: str, **env_kwargs: Any) -> type[SelfgymEnvironment
     if clash:
         raise ConfigError(f"{env_id}: actions named {sorted(clash)} would shadow the trainer's own methods")
     owner = env_id.split("/")[-1].replace("-", "_") + "_Environment"
-    namespace: dict[str, Any] = {"env_id": env_id, "env_kwargs": dict(env_kwargs),
-                                 "__doc__": f"{env_id} for TRL's environment_factory; its methods are the env's actions.",
+    doc = f"{env_id} for TRL's environment_factory; its methods are the env's actions."
+    namespace: dict[str, Any] = {"env_id": env_id, "env_kwargs": dict(env_kwargs), "__doc__": doc,
                                  "__module__": __name__}
     for action in actions:
         namespace[action.name] = _method(action, owner)

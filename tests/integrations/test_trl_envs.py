@@ -61,7 +61,8 @@ def test_tooluse_tools_are_methods_and_the_oracle_wins():
     env.reset(seed=0)
     tools = trl_tools(env)
     # every tool of every domain is its own method, with its typed signature
-    assert {"convert_mass", "exchange", "caesar_shift", "find_flights", "reverse_complement", "final_answer"} <= set(tools)
+    wanted = {"convert_mass", "exchange", "caesar_shift", "find_flights", "reverse_complement", "final_answer"}
+    assert wanted <= set(tools)
     assert str(inspect.signature(tools["convert_mass"])) == "(value: float, from_unit: str, to_unit: str) -> str"
     for seed in range(6):
         env.reset(seed=seed)
@@ -106,7 +107,8 @@ def test_web_actions_are_methods():
         play(env, web_call)
         assert env._env.unwrapped.page.steps > before
         assert env.get_reward() == 1.0
-    assert set(trl_tools(env)) == {"click", "fill", "select_option", "press", "scroll", "hover", "noop", "send_msg_to_user"}
+    web_actions = {"click", "fill", "select_option", "press", "scroll", "hover", "noop", "send_msg_to_user"}
+    assert set(trl_tools(env)) == web_actions
 
 
 def test_negotiation_actions_are_methods():
