@@ -127,7 +127,21 @@ class OpenAIBackend:
             body["return_token_ids"] = True  # vLLM: prompt_token_ids (and token_ids) in the response
         return body
 
+    def _detect_server(self) -> None:
+        """Learn the server's kind (``owned_by`` in ``/v1/models``) once, when a model was named."""
+        with self._route_lock:
+            if self.server_kind is not None:
+                return
+            try:
+                data = self._request("/v1/models").get("data") or []
+                mine = [m for m in data if m.get("id") == self.model] or data
+                self.server_kind = (mine[0].get("owned_by") if mine else None) or ""
+            except BackendError:
+                self.server_kind = ""  # no listing: an unknown server
+
     def _one(self, chat: Chat, sampling: SamplingParams) -> list[Completion]:
+        if self.want_prompt_ids and self.server_kind is None:
+            self._detect_server()
         resp = self._request("/v1/chat/completions", self._body(chat, sampling))
         choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
         if len(choices) != sampling.n:

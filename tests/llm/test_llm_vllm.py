@@ -61,3 +61,4 @@ def test_vllm_server_drives_an_env(vllm_url):
     assert len(episodes) == 2
     step = episodes[0].steps[0]
     assert step.token_ids and len(step.token_ids) == len(step.logprobs)
+    assert step.prompt_token_ids and backend.prompt_ids_source == "response"  # vLLM's return_token_ids
