@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "selfgym.verifiers.cli",     # selfgym sandbox build|status
     "selfgym.run_cli",           # selfgym run | report | model
     "selfgym.serve",             # selfgym serve
+    "selfgym.executors.cli",     # selfgym serve-env | verifier-serve
     "selfgym.envs.negotiation.cli",  # selfgym selfplay negotiation
     "selfgym.envs.customer_service.cli",  # selfgym customer-service export|oracle
     "selfgym.curricula.cli",     # selfgym curriculum compare

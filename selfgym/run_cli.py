@@ -68,6 +68,11 @@ def register_cli(sub) -> None:
                         "and what finished is kept")
     p.add_argument("--pool-size", type=int, default=None, metavar="N",
                    help=f"warm sandbox workers (default: ${POOL_SIZE_ENV} or the CPU count, at least 2)")
+    p.add_argument("--executor", choices=("inprocess", "sync", "async", "ray", "envserver"), default="inprocess",
+                   help="where the envs run (selfgym.executors); --batch envs, actors or sessions")
+    p.add_argument("--address", default=None, help="with --executor ray: the Ray cluster (default: a local one)")
+    p.add_argument("--env-url", action="append", default=None, metavar="URL",
+                   help="with --executor envserver: a `selfgym serve-env` server (repeatable)")
     p.set_defaults(func=_run)
 
     r = sub.add_parser("report", help="write PNG plots for a run folder")
@@ -174,6 +179,15 @@ def run_env(env_id: str, agent: Any, backend: Any, args: Any, progress: Any = No
         if progress is not None:
             progress.advance(task_id)
 
+    if getattr(args, "executor", "inprocess") != "inprocess":  # envs elsewhere: selfgym.executors
+        from selfgym.errors import ConfigError
+        from selfgym.executors import drive, make_executor
+
+        if args.self_reward != "none":
+            raise ConfigError("--self-reward wraps envs in this process; use it with --executor inprocess")
+        with make_executor(args.executor, env_id, n, env_kwargs=kwargs, address=args.address, urls=args.env_url) as ex:
+            return drive(ex, agent, args.episodes, seed=args.seed, trials=trials, max_steps=args.max_steps,
+                         env_id=env_id, on_episode=finished)
     try:
         for _ in range(n):
             envs.append(wrap_self_reward(gym.make(env_id, **kwargs), args.self_reward, backend))

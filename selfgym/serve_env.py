@@ -168,24 +168,3 @@ def gym_result(result: StepResult[SelfgymObservation]):
     obs = result.observation
     reward = math.nan if result.reward is None else float(result.reward)
     return obs.text, reward, obs.terminated, obs.truncated, obs.info
-
-
-# ------------------------------------------------------------------------------------ CLI
-def register_cli(sub) -> None:
-    p = sub.add_parser("serve-env", help="serve a selfgym id over OpenEnv's protocol (WebSocket /ws)")
-    p.add_argument("env_id", metavar="ENV_ID")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-sessions", type=int, default=8, help="concurrent sessions (one env each)")
-    p.add_argument("--session-timeout", type=float, default=None, help="close sessions idle this many seconds")
-    p.add_argument("--env-kwargs", default="{}", help="JSON kwargs for gymnasium.make")
-    p.set_defaults(func=_serve)
-
-
-def _serve(args) -> int:
-    import uvicorn
-
-    app = make_app(args.env_id, json.loads(args.env_kwargs), max_sessions=args.max_sessions,
-                   session_timeout_s=args.session_timeout)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=100 * 2**20)
-    return 0
