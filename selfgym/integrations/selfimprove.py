@@ -1,0 +1,172 @@
+"""Pieces the self-improvement examples share: batched sampling, supervised fine-tuning on
+chosen samples, and the statistics that say whether a change is larger than its noise.
+
+Plain PyTorch and transformers (no trainer framework), so every step is visible:
+
+- ``load_policy(path)``: model and tokenizer (float32 on CPU, bfloat16 on CUDA), left padding.
+- ``generate(model, tokenizer, chats, n, temperature)``: ``n`` completions per chat, batched.
+- ``sft(model, tokenizer, examples)``: AdamW on (chat, completion) pairs; the loss covers the
+  completion's tokens only (the prompt's tokens are masked with -100).
+- ``wilson(k, n)``: the 95% Wilson score interval of a success rate.
+- ``paired_bootstrap(before, after)``: the mean paired difference of two 0/1 vectors over the
+  same items with its 95% bootstrap interval.
+- ``split_of(task_id)``: "train" or "heldout" from a stable hash of the id.
+- ``majority(answers)``: the most common parsed answer and its share (label-free pseudo-label).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import Counter
+from typing import Any, Hashable, Sequence
+
+Chat = list[dict[str, str]]
+
+
+def load_policy(path: str = "default"):
+    """(model, tokenizer) from a local transformers folder, or the default model for "default"."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from selfgym.models import default_model_dir
+
+    folder = str(default_model_dir()) if path == "default" else path
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, tokenizer
+
+
+def render(tokenizer, chat: Chat) -> str:
+    """The chat as the model's template renders it, ready for the assistant's reply."""
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+
+
+def generate(model, tokenizer, chats: Sequence[Chat], n: int = 1, temperature: float = 0.0,
+             max_new_tokens: int = 48, batch_size: int = 32, top_p: float = 1.0) -> list[list[str]]:
+    """``n`` completions per chat (greedy when ``temperature`` is 0), in batches of ``batch_size`` rows."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    rows = [render(tokenizer, c) for c in chats for _ in range(n)]
+    texts: list[str] = []
+    for i in range(0, len(rows), batch_size):
+        enc = tokenizer(rows[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        kwargs: dict[str, Any] = {"do_sample": False}
+        if temperature > 0:
+            kwargs = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **kwargs)
+        texts.extend(tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+    if was_training:
+        model.train()
+    return [texts[i * n:(i + 1) * n] for i in range(len(chats))]
+
+
+def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1, learning_rate: float = 2e-5,
+        batch_size: int = 8, seed: int = 0, max_length: int = 512) -> dict[str, Any]:
+    """Fine-tune on (chat, completion) pairs; loss on the completion (and its end-of-turn token) only.
+
+    Returns the number of examples and optimiser steps, the mean loss of the first and last
+    step, and the summed L2 change of the weights (so a caller can tell that training happened).
+    """
+    import torch
+
+    if not examples:
+        return {"examples": 0, "steps": 0, "loss_first": None, "loss_last": None, "delta_l2": 0.0}
+    eos = tokenizer.eos_token or ""
+    rows = []
+    for chat, completion in examples:
+        prompt_ids = tokenizer(render(tokenizer, chat), add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(completion.strip() + eos, add_special_tokens=False)["input_ids"]
+        ids = (prompt_ids + answer_ids)[:max_length]
+        labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
+        rows.append((ids, labels))
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    rng = random.Random(seed)
+    pad = tokenizer.pad_token_id
+    losses: list[float] = []
+    for _ in range(epochs):
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        for i in range(0, len(order), batch_size):
+            batch = [rows[j] for j in order[i:i + batch_size]]
+            width = max(len(ids) for ids, _ in batch)
+            ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=model.device)
+            labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=model.device)
+            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=model.device)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+    model.eval()
+    delta = math.sqrt(sum(float((p.detach().float() - before[k].float()).pow(2).sum()) for k, p in model.named_parameters()))
+    return {"examples": len(rows), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
+            "delta_l2": delta}
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of k successes in n trials."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_bootstrap(before: Sequence[float], after: Sequence[float], iters: int = 10000,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``after - before`` over paired items, with its 95% percentile bootstrap interval."""
+    if len(before) != len(after) or not before:
+        raise ValueError("paired_bootstrap needs two non-empty vectors of the same length")
+    diffs = [a - b for a, b in zip(after, before)]
+    n = len(diffs)
+    rng = random.Random(seed)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(iters))
+    return (sum(diffs) / n, means[int(0.025 * iters)], means[int(0.975 * iters) - 1])
+
+
+def split_of(task_id: str, heldout_share: float = 0.5) -> str:
+    """"heldout" or "train" for a task id, from a stable hash (the same on every machine and run)."""
+    h = int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "heldout" if h < heldout_share else "train"
+
+
+def majority(answers: Sequence[Hashable | None]) -> tuple[Hashable | None, float]:
+    """The most common non-None answer and its share of all answers (None, 0.0 when none parse)."""
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None, 0.0
+    top = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))
+    return top[0], top[1] / len(answers)
+
+
+def rate_row(name: str, wins: Sequence[float]) -> dict[str, Any]:
+    """A table row: the success rate of 0/1 ``wins`` with its Wilson interval."""
+    k, n = int(sum(wins)), len(wins)
+    lo, hi = wilson(k, n)
+    return {"name": name, "k": k, "n": n, "rate": k / max(1, n), "lo": lo, "hi": hi}
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows from ``rate_row`` as an aligned text table."""
+    width = max([len(r["name"]) for r in rows] + [5])
+    lines = [f"{'':<{width}}  success        95% interval"]
+    for r in rows:
+        lines.append(f"{r['name']:<{width}}  {r['rate']:6.1%} ({r['k']:>3}/{r['n']})  [{r['lo']:.1%}, {r['hi']:.1%}]")
+    return "\n".join(lines)
