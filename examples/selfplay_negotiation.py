@@ -103,11 +103,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
                          "pass --contexts <path> or set SELFGYM_NEGOTIATION_CONTEXTS")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-
     from selfgym.envs.negotiation.partners import make_partner
     from selfgym.envs.negotiation.runner import RoundResult, summarize_round, write_round
-    from selfgym.integrations.selfplay import (PartnerPool, Policy, bc_summary, learner_metrics, play_round,
-                                               round_metrics, sft_on_examples)
+
+    from selfgym.integrations.selfplay import (
+        PartnerPool,
+        Policy,
+        bc_summary,
+        learner_metrics,
+        play_round,
+        round_metrics,
+        sft_on_examples,
+    )
     from selfgym.llm import SamplingParams
 
     torch.manual_seed(args.seed)

@@ -37,9 +37,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,12 +106,16 @@ class League:
             raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
         if name in self.members:
             raise ConfigError(f"the league already has a member named {name!r}")
-        r = self.model.rating(name=name) if rating is None else self.model.rating(mu=rating[0], sigma=rating[1], name=name)
+        if rating is None:
+            r = self.model.rating(name=name)
+        else:
+            r = self.model.rating(mu=rating[0], sigma=rating[1], name=name)
         m = Member(name, policy, kind, tuple(seats) if seats is not None else None, r)
         self.members[name] = m
         return m
 
-    def add_checkpoint(self, name: str, policy: Agent, of: str | None = None, seats: Sequence[str] | None = None) -> Member:
+    def add_checkpoint(self, name: str, policy: Agent, of: str | None = None,
+                       seats: Sequence[str] | None = None) -> Member:
         """A frozen checkpoint joins the pool, starting from the rating of member ``of`` (its learner)."""
         start = None
         if of is not None:
@@ -138,7 +143,8 @@ class League:
         """Draw an opponent for ``seat`` (members that may take it; the learner itself only with
         ``include_learner``), weighted by ``match_weights``."""
         cands = [m.name for m in self.members.values()
-                 if m.can_play(seat) and (m.name != learner or include_learner) and not (m.trainable and m.name != learner)]
+                 if m.can_play(seat) and (m.name != learner or include_learner)
+                 and not (m.trainable and m.name != learner)]
         if not cands:
             raise ConfigError(f"no league member can take seat {seat!r} against {learner!r}")
         w = np.array(self.match_weights(learner, cands))
@@ -162,7 +168,7 @@ class League:
         teams = [[self.members[n].rating] for n in names]
         new = self.model.rate(teams, scores=[best[n] for n in names])
         top = max(best.values())
-        for n, team in zip(names, new):
+        for n, team in zip(names, new, strict=False):
             m = self.members[n]
             m.rating = team[0]
             m.rated_games += 1
@@ -200,7 +206,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def checkpoint_agent(path: str | os.PathLike, sampling: Any = None, device: str | None = None, **agent_kwargs: Any) -> Agent:
+def checkpoint_agent(path: str | os.PathLike, sampling: Any = None, device: str | None = None,
+                     **agent_kwargs: Any) -> Agent:
     """An LLM policy over a saved transformers folder (a frozen checkpoint)."""
     from selfgym.agents.llm import LLMAgent
     from selfgym.llm.transformers import TransformersBackend
@@ -294,8 +301,10 @@ def _play_batch(env_fn, idx, seatings, seeds, names, trainable, env_id, max_step
             policy = seatings[i0][seat0]
             actions = policy.act_batch([m[2] for m in movers], [m[3] for m in movers])
             if len(actions) != len(movers):
-                raise ConfigError(f"{names[i0][seat0]}.act_batch returned {len(actions)} actions for {len(movers)} observations")
-            for (i, seat, obs, info), action, comp in zip(movers, actions, _completions(policy, len(movers))):
+                raise ConfigError(f"{names[i0][seat0]}.act_batch returned {len(actions)} actions "
+                                  f"for {len(movers)} observations")
+            comps = _completions(policy, len(movers))
+            for (i, seat, obs, _), action, comp in zip(movers, actions, comps, strict=True):
                 env = envs[i]
                 env.step(action)
                 counts[i] += 1
@@ -308,7 +317,8 @@ def _play_batch(env_fn, idx, seatings, seeds, names, trainable, env_id, max_step
                 if counts[i] > max_steps:
                     raise ConfigError(f"game {i} ({env_id or type(env).__name__}) did not end within {max_steps} steps")
         active = [i for i in active if envs[i].agents]
-    return [_match_record(i, envs[i], steps[i], totals[i], finals[i], seeds[i], names[i], trainable[i], env_id) for i in idx]
+    return [_match_record(i, envs[i], steps[i], totals[i], finals[i], seeds[i], names[i], trainable[i], env_id)
+            for i in idx]
 
 
 def _match_record(i, env, seat_steps, totals, finals, seed, names, trainable, env_id) -> MatchRecord:
@@ -324,8 +334,9 @@ def _match_record(i, env, seat_steps, totals, finals, seed, names, trainable, en
                                  metadata={"game": i, "seat": seat, "trainable": bool(trainable[seat]),
                                            "player": names[seat], "reward": totals[seat],
                                            "messages": info.get("messages")})
+    final = {s: {k: v for k, v in info.items() if k != "messages"} for s, info in finals.items()}
     return MatchRecord(i, int(seed), task_id, dict(names), {s: bool(t) for s, t in trainable.items()}, dict(totals),
-                       episodes, valid, {s: {k: v for k, v in info.items() if k != "messages"} for s, info in finals.items()})
+                       episodes, valid, final)
 
 
 @dataclass

@@ -18,9 +18,10 @@ import json
 import sys
 from typing import Any
 
-from selfgym.errors import ConfigError, DependencyError
 from selfgym.envs.negotiation.partners import PARTNERS, make_partner
 from selfgym.envs.negotiation.rules import OBJECTIVE_ALIASES, OBJECTIVES, RULES
+
+from selfgym.errors import ConfigError, DependencyError
 from selfgym.types import to_jsonable
 
 
@@ -45,6 +46,7 @@ def llm_agent(model: str, sampling: Any = None, name: str | None = None, rules: 
             raise DependencyError("selfgym.agents.llm", "transformers", f"the model policy {model!r}") from exc
         raise
     from selfgym.envs.negotiation.llm import templates
+
     from selfgym.llm import make_backend
 
     return mod.LLMAgent(make_backend(backend_spec(model)), sampling=sampling, name=name or model,

@@ -16,13 +16,13 @@ import functools
 import itertools
 import os
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
-from selfgym.errors import TaskError
 from selfgym.envs.negotiation import prompts, rules
 from selfgym.envs.negotiation.rules import Context
+
+from selfgym.errors import TaskError
 from selfgym.types import Task
 
 # Shares of pools holding 5, 6 and 7 items among the 4,086 pairs of the original selfplay.txt

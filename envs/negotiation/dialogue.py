@@ -24,8 +24,8 @@ from typing import Any
 
 from selfgym.envs.negotiation import prompts, rules
 from selfgym.envs.negotiation.rules import Context, Game, Move
-from selfgym.spaces import truncate
 
+from selfgym.spaces import truncate
 
 _brief = functools.lru_cache(maxsize=4096)(prompts.system_prompt)
 

@@ -43,13 +43,13 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 from pettingzoo import AECEnv, ParallelEnv
-
-from selfgym.errors import ConfigError
 from selfgym.envs.negotiation import contexts as ctxs
 from selfgym.envs.negotiation import metrics, rules
 from selfgym.envs.negotiation import rules as rules_mod
 from selfgym.envs.negotiation.dialogue import Dialogue
 from selfgym.envs.negotiation.rules import Context
+
+from selfgym.errors import ConfigError
 from selfgym.spaces import normalize_text, text_space
 from selfgym.types import Task
 

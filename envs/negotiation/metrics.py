@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from selfgym.envs.negotiation import rules
 from selfgym.envs.negotiation.dialogue import Dialogue
+
 from selfgym.types import CheckResult, Status, Verdict
 
 

@@ -21,10 +21,10 @@ import re
 from typing import Any
 
 import numpy as np
+from selfgym.envs.negotiation import prompts, rules
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError
-from selfgym.envs.negotiation import prompts, rules
 
 DEMAND = re.compile(r"I want \((\d+) books?, (\d+) hats?, (\d+) balls?\)")
 

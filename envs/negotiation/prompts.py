@@ -17,7 +17,7 @@ Two sets of texts, one per rule set (``rules.RULES``):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 ITEM_NAMES = ("book", "hat", "ball")
 
@@ -67,7 +67,7 @@ _LM_SELFPLAY_REMINDER = {
 
 def lm_selfplay_system_prompt(counts: Sequence[int], values: Sequence[int], objective: str) -> str:
     """The private briefing of lm-selfplay's rules for one player (see the module docstring)."""
-    b, h, l = (int(x) for x in counts)
+    nb, nh, nl = (int(x) for x in counts)
     vb, vh, vl = (int(x) for x in values)
     parts = [
         f"{_LM_SELFPLAY_ROLE[objective]} about to play a game with one other player. Together you will "
@@ -91,7 +91,7 @@ def lm_selfplay_system_prompt(counts: Sequence[int], values: Sequence[int], obje
                      "make sure you both agree on who takes what before you end the talk with a proposal.")
         parts.append('End every output with "[END]".')
     parts.append(
-        f"Decide with your partner how to divide {b} books, {h} hats and {l} balls. Talk it over first; "
+        f"Decide with your partner how to divide {nb} books, {nh} hats and {nl} balls. Talk it over first; "
         "propose only after a few messages.\n"
         f"Your values: a book is worth {vb}, a hat is worth {vh} and a ball is worth {vl}.\n"
         "You do not know your partner's values.\n"
@@ -115,7 +115,7 @@ def _plural(n: int, name: str) -> str:
 
 def describe_items(counts: Sequence[int]) -> str:
     """``"1 book, 2 hats and 3 balls"``."""
-    parts = [_plural(int(n), name) for n, name in zip(counts, ITEM_NAMES)]
+    parts = [_plural(int(n), name) for n, name in zip(counts, ITEM_NAMES, strict=False)]
     return f"{parts[0]}, {parts[1]} and {parts[2]}"
 
 
@@ -123,7 +123,7 @@ def system_prompt(counts: Sequence[int], values: Sequence[int], objective: str, 
     """The private briefing one player reads before the dialogue starts."""
     if rules == "lm-selfplay":
         return lm_selfplay_system_prompt(counts, values, objective)
-    worth = ", ".join(f"each {name} is worth {int(v)}" for name, v in zip(ITEM_NAMES, values))
+    worth = ", ".join(f"each {name} is worth {int(v)}" for name, v in zip(ITEM_NAMES, values, strict=False))
     return (
         "You are negotiating with a partner over how to divide a shared pool of items.\n"
         f"The pool holds {describe_items(counts)}.\n"

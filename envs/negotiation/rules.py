@@ -36,8 +36,8 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from selfgym.envs.negotiation import prompts
 
@@ -98,7 +98,7 @@ class Context:
     values: tuple[tuple[int, int, int], tuple[int, int, int]]
 
     @classmethod
-    def of(cls, counts: Sequence[int], values_a: Sequence[int], values_b: Sequence[int]) -> "Context":
+    def of(cls, counts: Sequence[int], values_a: Sequence[int], values_b: Sequence[int]) -> Context:
         return cls(tuple(int(x) for x in counts), (tuple(int(x) for x in values_a), tuple(int(x) for x in values_b)))
 
 

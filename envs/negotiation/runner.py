@@ -36,16 +36,17 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+from selfgym.envs.negotiation import metrics
+from selfgym.envs.negotiation.env import AGENTS, NegotiationAECEnv
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError, require
-from selfgym.envs.negotiation import metrics
-from selfgym.envs.negotiation.env import AGENTS, NegotiationAECEnv
 from selfgym.types import Episode, Step, Task, dump_jsonl, to_jsonable
 
 ENV_NAME = "selfgym/negotiation"

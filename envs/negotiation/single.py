@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-
-from selfgym.errors import ConfigError
 from selfgym.envs.negotiation import contexts as ctxs
 from selfgym.envs.negotiation.env import AGENTS, RENDER_MODES, NegotiationAECEnv
 from selfgym.envs.negotiation.partners import make_partner
+
+from selfgym.errors import ConfigError
 from selfgym.types import Task
 
 

@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from selfgym.agent import Agent
-from selfgym.errors import ConfigError, require
 from selfgym.envs.negotiation import metrics
 from selfgym.envs.negotiation.partners import make_partner
 from selfgym.envs.negotiation.runner import GameRecord, filter_for_bc, play_games, policy_name
+from selfgym.errors import ConfigError, require
 
 #: What each round logs about a set of games (keys of ``metrics.summarize``).
 ROUND_METRICS = ("games", "agreement_rate", "score_0", "score_1", "joint_score", "pareto_rate", "invalid_outputs",
@@ -121,7 +122,7 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | os.PathLike, sampling: Any = None, name: str = "policy", device: str | None = None,
-             dtype: str | None = None, rules: str = "selfgym") -> "Policy":
+             dtype: str | None = None, rules: str = "selfgym") -> Policy:
         """Load a local transformers folder (``"default"``: the converted default model)."""
         torch = require("torch", "transformers", "training a policy")
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -268,7 +269,8 @@ def learner_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     scores = [r.metrics["scores"][s] for r in records for s in (0, 1) if r.trainable[s]]
     rewards = [r.metrics["rewards"][s] for r in records for s in (0, 1) if r.trainable[s]]
     invalid = [r.metrics["invalid_outputs"][s] for r in records for s in (0, 1) if r.trainable[s]]
-    mean = (lambda xs: float(np.mean(xs)) if xs else float("nan"))
+    def mean(xs):
+        return float(np.mean(xs)) if xs else float("nan")
     return {"seats": len(scores), "score": mean(scores), "reward": mean(rewards), "invalid_outputs": mean(invalid)}
 
 
@@ -350,7 +352,8 @@ def _seat_chat(chat: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return chat
 
 
-def seat_sequence(tokenizer: Any, chat: Sequence[dict[str, Any]], template: str | None = None) -> tuple[list[int], list[int], list[int]]:
+def seat_sequence(tokenizer: Any, chat: Sequence[dict[str, Any]],
+                  template: str | None = None) -> tuple[list[int], list[int], list[int]]:
     """``(prompt_ids, completion_ids, env_mask)`` of one seat's dialogue: the prompt ends where the
     seat's first output starts; the mask is 1 on the seat's own output tokens, 0 elsewhere."""
     template = template or training_chat_template(tokenizer)
@@ -392,8 +395,9 @@ def seat_samples(records: Sequence[GameRecord], tokenizer: Any, *, scale: bool =
     return samples
 
 
-def play_groups(policy: Agent, tasks: Sequence[Any], *, group_size: int, seed: int = 0, objective: str = "semi_competitive",
-                rules: str = "selfgym", max_messages: int = 50, batch_size: int = 64) -> list[GameRecord]:
+def play_groups(policy: Agent, tasks: Sequence[Any], *, group_size: int, seed: int = 0,
+                objective: str = "semi_competitive", rules: str = "selfgym", max_messages: int = 50,
+                batch_size: int = 64) -> list[GameRecord]:
     """``group_size`` self-play games of ``policy`` on each task (both seats trainable), side by side.
     Game ``k`` of a group uses seed ``seed + k`` (so the starter varies within a group)."""
     if group_size < 2:
@@ -405,7 +409,8 @@ def play_groups(policy: Agent, tasks: Sequence[Any], *, group_size: int, seed: i
                       env_kwargs={"objective": objective, "max_messages": max_messages, "rules": rules})
 
 
-def grpo_step(policy: Policy, samples: Sequence[SeatSample], optimizer: Any, *, max_length: int = 2048) -> dict[str, Any]:
+def grpo_step(policy: Policy, samples: Sequence[SeatSample], optimizer: Any, *,
+              max_length: int = 2048) -> dict[str, Any]:
     """One on-policy GRPO step of the project's own runner over both seats' samples.
 
     Loss: ``-mean_i(advantage_i * mean over the sample's own tokens of log p(token))``, i.e. the
@@ -468,7 +473,8 @@ class SelfPlayRollout:
         self.samples[task_id] = by_seat
 
     def __call__(self, prompts: Sequence[Any], trainer: Any = None) -> dict[str, Any]:
-        out: dict[str, list] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [], "seat_reward": []}
+        out: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
+                               "seat_reward": []}
         seen: dict[str, int] = {}
         for p in prompts:
             task_id, _, seat = str(p).rpartition("#seat=")
@@ -486,7 +492,8 @@ class SelfPlayRollout:
         return out
 
 
-def seat_reward(prompts: Any = None, completions: Any = None, seat_reward: Sequence[float] = (), **_: Any) -> list[float]:
+def seat_reward(prompts: Any = None, completions: Any = None, seat_reward: Sequence[float] = (),
+                **_: Any) -> list[float]:
     """The GRPO reward function of ``SelfPlayRollout``: each sample's own seat reward."""
     return [float(r) for r in seat_reward]
 

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from selfgym.envs.negotiation.rules import Context
 
 # The original contexts (CC BY-NC 4.0, never part of selfgym): $SELFGYM_NEGOTIATION_CONTEXTS, else

@@ -7,9 +7,9 @@ import collections
 
 import numpy as np
 import pytest
-
 from selfgym.envs.negotiation import contexts as C
 from selfgym.envs.negotiation import rules
+
 from selfgym.errors import TaskError
 from selfgym.types import Task
 

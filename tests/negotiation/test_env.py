@@ -3,16 +3,15 @@ PettingZoo's own tests through both conversion directions."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
 from pettingzoo.utils.conversions import aec_to_parallel, parallel_to_aec, turn_based_aec_to_parallel
-
 from selfgym.envs.negotiation import contexts as C
 from selfgym.envs.negotiation import prompts
 from selfgym.envs.negotiation.env import env, parallel_env
 from selfgym.envs.negotiation.partners import FairPartner
+
 from selfgym.errors import ConfigError
 
 SCRIPT = [

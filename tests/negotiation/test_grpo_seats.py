@@ -9,7 +9,6 @@ import pytest
 
 from selfgym.envs.negotiation.contexts import to_task
 from selfgym.envs.negotiation.partners import FairPartner, RandomPartner
-from selfgym.envs.negotiation.runner import play_games
 from selfgym.integrations.selfplay import SelfPlayRollout, play_groups, seat_reward, seat_samples
 
 
@@ -33,7 +32,7 @@ def test_seat_samples_mask_own_tokens_and_use_per_seat_baselines(tokenizer, ctx)
     for s in samples:
         r = records[s.game]
         assert s.reward == r.metrics["rewards"][s.seat]
-        own = [tok for tok, m in zip(s.completion_ids, s.env_mask) if m]
+        own = [tok for tok, m in zip(s.completion_ids, s.env_mask, strict=False) if m]
         text = tokenizer.decode(own)
         said = [m["content"] for m in r.clean[s.seat] if m["role"] == "assistant"]
         heard = [m["content"] for m in r.clean[s.seat] if m["role"] == "user"]
@@ -65,7 +64,7 @@ def test_rollout_func_gives_each_prompt_its_seat(tokenizer, ctx):
     rewards = [r.metrics["rewards"] for r in rollout.records]
     assert out["seat_reward"] == [rw[0] for rw in rewards] + [rw[1] for rw in rewards]
     assert seat_reward(seat_reward=out["seat_reward"]) == out["seat_reward"]
-    assert all(len(m) == len(c) for m, c in zip(out["env_mask"], out["completion_ids"]))
+    assert all(len(m) == len(c) for m, c in zip(out["env_mask"], out["completion_ids"], strict=False))
 
 
 @pytest.mark.model

@@ -35,11 +35,11 @@ def _valid(text: str, counts, log_len: int, deal_proposed: bool) -> bool:
         if log_len == 1:
             return False
         body = text.split("[propose]")[-1].strip()
-        b, h, l = body.find("book"), body.find("hat"), body.find("ball")
-        if not -1 < b < h < l:
+        i_book, i_hat, i_ball = body.find("book"), body.find("hat"), body.find("ball")
+        if not -1 < i_book < i_hat < i_ball:
             return False
         q = [int(x) for x in re.findall(r"\d+", body)]
-        return len(q) == 3 and all(0 <= x <= n for x, n in zip(q, counts))
+        return len(q) == 3 and all(0 <= x <= n for x, n in zip(q, counts, strict=False))
     if s.startswith("[message]"):
         if "[message]" in text[10:] or "[propose]" in text[10:]:
             return False
@@ -78,20 +78,22 @@ def reference_game(ctx, objective: str, starter: int, streams, notice: str):
         if len(messages) >= 50:
             over = True
         turn = 1 - turn
-    valid = all(p is not None for p in proposals) and all(a + b == n for a, b, n in zip(*proposals, counts))
+    valid = all(p is not None for p in proposals) and all(
+        a + b == n for a, b, n in zip(*proposals, counts, strict=True))
     if not valid:
         scores = [0, 0]
     else:
         s0 = rules.score(ctx.values[0], proposals[0])
         s1 = rules.score(ctx.values[1], proposals[1])
-        scores = {"semi_competitive": [s0, s1], "cooperative": [s0 + s1] * 2, "competitive": [s0 - s1, s1 - s0]}[objective]
+        scores = {"semi_competitive": [s0, s1], "cooperative": [s0 + s1] * 2,
+                  "competitive": [s0 - s1, s1 - s0]}[objective]
     return scores, valid, len(messages), "[ABORT]" in messages, logs
 
 
 # ---------------------------------------------------------------- messy raw outputs
 def raw_stream(rng: random.Random, counts, target):
     """Endless raw outputs for one seat: valid and invalid forms, [END] cuts, case, extra lines."""
-    b, h, l = counts
+    b, _, l_ = counts
 
     def keep():
         if rng.random() < 0.6:
@@ -130,7 +132,7 @@ def raw_stream(rng: random.Random, counts, target):
             "[message] ok [end] more [END]",
             "   [message] spaced out   ",
             "[END][message] empty first",
-            f"[message] I want ({b} books, 0 hats, {l} balls)",
+            f"[message] I want ({b} books, 0 hats, {l_} balls)",
         ]
         return rng.choice(forms)
 
@@ -159,10 +161,10 @@ def test_outcomes_match_lm_selfplay_on_original_contexts(original_file, objectiv
         ctx = contexts[rng.randrange(len(contexts) - 1)]
         starter = rng.randrange(2)
         target = tuple(rng.randint(0, n) for n in ctx.counts)
-        targets = (target, tuple(n - t for n, t in zip(ctx.counts, target)))
+        targets = (target, tuple(n - t for n, t in zip(ctx.counts, target, strict=False)))
         seeds = (rng.random(), rng.random())
 
-        def streams():
+        def streams(seeds=seeds, ctx=ctx, targets=targets):
             return [raw_stream(random.Random(seeds[s]), ctx.counts, targets[s]) for s in (0, 1)]
 
         want_scores, want_valid, want_len, want_abort, want_logs = reference_game(
@@ -268,9 +270,10 @@ def test_exact_template_is_strict_and_keeps_the_whole_history(ctx):
 def _pareto_restated(ctx, objective, r0, r1):
     """lm-selfplay's analysis: is (r0, r1) dominated by any split's objective scores?"""
     for k in rules.allocations(ctx.counts):
-        rest = [n - x for n, x in zip(ctx.counts, k)]
+        rest = [n - x for n, x in zip(ctx.counts, k, strict=False)]
         s0, s1 = rules.score(ctx.values[0], k), rules.score(ctx.values[1], rest)
-        n0, n1 = {"semi_competitive": (s0, s1), "cooperative": (s0 + s1, s0 + s1), "competitive": (s0 - s1, s1 - s0)}[objective]
+        n0, n1 = {"semi_competitive": (s0, s1), "cooperative": (s0 + s1, s0 + s1),
+                  "competitive": (s0 - s1, s1 - s0)}[objective]
         if n0 >= r0 and n1 >= r1 and (n0 > r0 or n1 > r1):
             return False
     return True
@@ -302,5 +305,6 @@ def test_pareto_under_the_objective_over_all_games(objective):
 
 
 def _context_of(task_id):
-    n = [int(x) for x in re.match(r"negotiation/c(\d+)-(\d+)-(\d+)/a(\d+)-(\d+)-(\d+)/b(\d+)-(\d+)-(\d+)$", task_id).groups()]
+    pattern = r"negotiation/c(\d+)-(\d+)-(\d+)/a(\d+)-(\d+)-(\d+)/b(\d+)-(\d+)-(\d+)$"
+    n = [int(x) for x in re.match(pattern, task_id).groups()]
     return rules.Context.of(n[0:3], n[3:6], n[6:9])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from selfgym.envs.negotiation import prompts, rules
 from selfgym.envs.negotiation.dialogue import Dialogue
 from selfgym.envs.negotiation.rules import Context, Game
+
 from selfgym.errors import ConfigError
 
 DEAL_SCRIPT = [

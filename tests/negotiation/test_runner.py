@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 import pytest
-
-from selfgym.cli import main
 from selfgym.envs.negotiation import prompts
 from selfgym.envs.negotiation.cli import backend_spec, llm_agent
 from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner, RandomPartner, StubbornPartner
 from selfgym.envs.negotiation.runner import filter_for_bc, run_round, to_hf_dataset
+
+from selfgym.cli import main
 from selfgym.llm import Completion
 from selfgym.types import Episode, load_jsonl
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
+from selfgym.envs.negotiation import contexts as C
+from selfgym.envs.negotiation.partners import PARTNERS, FairPartner
 
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.agent import Agent
-from selfgym.envs.negotiation import contexts as C
-from selfgym.envs.negotiation.partners import PARTNERS, FairPartner
 from selfgym.errors import ConfigError
 
 
