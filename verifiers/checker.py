@@ -319,6 +319,8 @@ def compare_values(got: Any, expected: Any, compare: str = "exact") -> tuple[boo
     """
     try:
         why = _diff(got, expected, compare, "", 0)
+    except _Incomparable as exc:
+        why = str(exc)
     except Exception as exc:  # noqa: BLE001 - a comparison must end in a verdict, never an exception
         why = f"the values cannot be compared ({type(exc).__name__})"
     return why is None, why or ""
@@ -405,7 +407,7 @@ def _number_diff(got: Any, exp: Any, where: str) -> str | None:
 def _key(x: Any, depth: int = 0) -> Any:
     """A hashable key equal for two values exactly when they are equal with the same types."""
     if depth > MAX_VALUE_DEPTH:
-        raise ValueError("nested too deeply")
+        raise _Incomparable(f"the value is nested more than {MAX_VALUE_DEPTH} levels deep")
     t = type(x)
     if x is None or t in (bool, int, str, bytes):
         return (t.__name__, x)
@@ -419,7 +421,11 @@ def _key(x: Any, depth: int = 0) -> Any:
         return (t.__name__, frozenset(_key(v, depth + 1) for v in x))
     if t is dict:
         return ("dict", frozenset((_key(k, depth + 1), _key(v, depth + 1)) for k, v in x.items()))
-    return ("object", t.__name__, id(x))
+    raise _Incomparable(f"values of type {t.__name__} cannot be compared")
+
+
+class _Incomparable(Exception):
+    """A value of a type the comparison rule does not cover (a subclass, a custom object)."""
 
 
 class _Brief(reprlib.Repr):
