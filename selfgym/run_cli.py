@@ -299,7 +299,8 @@ def _run(args) -> int:
     console.print(f"trajectories: {path}")
     if stopped:
         console.print(f"stopped early ({stopped}); finished episodes and the summary are in {out}")
-        return 143 if stopped == "SIGTERM" else 130
+        if stopped != "budget":  # the budget is the user's own limit, not a failure
+            return 143 if stopped == "SIGTERM" else 130
     return 0 if all("error" not in r for r in rows.values()) else 1
 
 
