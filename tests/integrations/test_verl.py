@@ -112,13 +112,13 @@ def test_multi_turn_trajectories_masks_logprobs_and_rewards(server_url):
                 spans.append((start, j))
                 start = None
         assert len(spans) == len(calls) == out.non_tensor_batch["__num_turns__"][i] // 2
-        for (s, e), (p, o) in zip(spans, calls):
+        for (s, e), (p, o) in zip(spans, calls, strict=True):
             assert p == prompt + resp[:s]
             assert resp[s:e] == o.token_ids[: e - s]
             assert lps[s:e] == pytest.approx(o.log_probs[: e - s], abs=1e-5)
-        assert all(lp == 0.0 for lp, m in zip(lps, mask) if not m)
+        assert all(lp == 0.0 for lp, m in zip(lps, mask, strict=True) if not m)
         # The masked-out tokens are the env's observations, rendered by the chat template.
-        env_text = tok.decode([t for t, m in zip(resp, mask) if not m])
+        env_text = tok.decode([t for t, m in zip(resp, mask, strict=True) if not m])
         turn_scores = out.non_tensor_batch["turn_scores"][i]
         if len(calls) == 2:
             assert "attempt(s) left" in env_text and "<|im_start|>user" in env_text
@@ -131,33 +131,10 @@ def test_multi_turn_trajectories_masks_logprobs_and_rewards(server_url):
         assert out.non_tensor_batch["reward_valid"][i] is True
 
 
-def oracle_code_env_class():
-    """CodeTask-v0 whose every action is replaced by the task's own solution, so the verifier runs."""
-    from selfgym.envs.code.env import CodeTaskEnv
-
-    class OracleCodeEnv(CodeTaskEnv):
-        def act(self, action):
-            return super().act(f"```python\n{self.task.payload['solution']}\n```")
-
-    return OracleCodeEnv
-
-
-def dead_sandbox():
-    from selfgym.verifiers import get_sandbox
-
-    sandbox = get_sandbox("process")
-    sandbox.close()
-    return sandbox
-
-
-def test_infrastructure_error_is_a_masked_sample_never_zero(server_url):
-    import gymnasium as gym
-
-    if "selfgym-test/OracleCode-v0" not in gym.registry:
-        gym.register("selfgym-test/OracleCode-v0", entry_point=oracle_code_env_class())
+def test_infrastructure_error_is_a_masked_sample_never_zero(server_url, oracle_code_id, dead_sandbox):
     rows = sv.verl_rows("selfgym/CodeTask-v0", 1, env_kwargs={"max_attempts": 1})
-    rows[0]["extra_info"]["env_id"] = "selfgym-test/OracleCode-v0"
-    rows[0]["extra_info"]["env_kwargs"] = {"max_attempts": 1, "sandbox": dead_sandbox()}
+    rows[0]["extra_info"]["env_id"] = oracle_code_id
+    rows[0]["extra_info"]["env_kwargs"] = {"max_attempts": 1, "sandbox": dead_sandbox}
     out, _, _ = run_worker(make_config(response_length=64), server_url, rows)
     assert out.non_tensor_batch["reward_valid"][0] is False
     assert int(out.batch["response_mask"][0].sum()) == 0 and int(out.batch["attention_mask"][0, 1024:].sum()) > 0
@@ -167,7 +144,7 @@ def test_infrastructure_error_is_a_masked_sample_never_zero(server_url):
     out, _, _ = run_worker(make_config(response_length=64), server_url, rows)
     assert out.non_tensor_batch["reward_valid"][0] is True and float(out.batch["rm_scores"][0].sum()) == 1.0
     # verl's stock GRPO would fold the NaN into its group: the loop refuses instead.
-    rows[0]["extra_info"]["env_kwargs"] = {"max_attempts": 1, "sandbox": dead_sandbox()}
+    rows[0]["extra_info"]["env_kwargs"] = {"max_attempts": 1, "sandbox": dead_sandbox}
     with pytest.raises(VerifierError, match="selfgym_grpo"):
         run_worker(make_config("grpo", response_length=64), server_url, rows)
 
@@ -203,8 +180,8 @@ def test_compute_score_is_the_envs_reward():
         assert wrong["score"] == 0.0 and wrong["reward_valid"] is True and wrong["passed"] is False
 
 
-def test_compute_score_masks_infrastructure_errors():
-    dead = dead_sandbox()
+def test_compute_score_masks_infrastructure_errors(dead_sandbox):
+    dead = dead_sandbox
     row = sv.verl_rows("selfgym/CodeTask-v0", 1, env_kwargs={"max_attempts": 1})[0]
     task = json.loads(row["reward_model"]["ground_truth"])
     extra = dict(row["extra_info"], env_kwargs={"max_attempts": 1, "sandbox": dead})
