@@ -68,8 +68,10 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 if not hasattr(vf, "MultiTurnEnv"):  # pragma: no cover - a verifiers without the legacy API
     raise DependencyError("verifiers==0.3.1", "trainers", "the verifiers environment (vf.MultiTurnEnv)")
 
+from selfgym.actions import action_set_of, action_text  # noqa: E402
 from selfgym.integrations.trl import env_tasks, task_prompt  # noqa: E402
 from selfgym.integrations.trl_envs import make_env  # noqa: E402
+from selfgym.tools import ToolError  # noqa: E402
 from selfgym.types import Task  # noqa: E402
 
 
@@ -79,6 +81,29 @@ def _obs_text(obs: Any) -> str:
 
 def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _reply_actions(reply: Any, env: Any) -> list[str]:
+    """The action texts of one assistant message: its text, or each of its tool calls."""
+    def field(obj: Any, key: str) -> Any:
+        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+    calls = field(reply, "tool_calls") or []
+    if not calls:
+        text = field(reply, "content") or ""
+        if not isinstance(text, str):  # content parts
+            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+        return [text]
+    actions = action_set_of(env.unwrapped)
+    texts = []
+    for call in calls:
+        fn = field(call, "function") or call
+        name, arguments = field(fn, "name"), field(fn, "arguments")
+        try:
+            texts.append(actions.to_text(name, arguments))
+        except ToolError:  # the env answers a malformed call with an error observation
+            texts.append(action_text({"name": name, "arguments": arguments}))
+    return texts
 
 
 def _message(role: str, content: str) -> Any:
@@ -158,29 +183,32 @@ class SelfgymEnv(vf.MultiTurnEnv):
         return state
 
     async def env_response(self, messages: list[dict[str, Any]], state: dict[str, Any], **kwargs: Any):
-        """Step the env with the model's last reply; return the messages the env added after it."""
+        """Step the env with the model's last reply; return the messages the env added after it.
+
+        A reply made of structured tool calls (a server that parses them) becomes the env's action
+        texts through the family's action set, stepped in order, so no call is dropped.
+        """
         ep = state["selfgym"]
-        reply = messages[-1]
-        text = reply.get("content") if isinstance(reply, dict) else getattr(reply, "content", "")
-        if not isinstance(text, str):  # content parts
-            text = "".join(p.get("text", "") for p in text or [] if isinstance(p, dict))
-        obs, reward, terminated, truncated, info = await asyncio.to_thread(ep["env"].step, text)
-        ep["steps"] += 1
-        verdict = info.get("verdict")
-        if isinstance(verdict, dict):
-            ep["passed"] = bool(verdict.get("passed"))
-        if info.get("reward_valid") is False or math.isnan(float(reward)):
-            ep["valid"] = False
-            error = verdict.get("error") if isinstance(verdict, dict) else None
-            raise vf.InfraError(f"{self.selfgym_id}: verification failed for infrastructure reasons ({error})")
-        ep["return"] += float(reward)
-        env_messages = info.get("messages") or []
-        new = [_message(m["role"], m["content"]) for m in env_messages[ep["seen"] + 1:]]
-        ep["seen"] = len(env_messages)
-        new = new or [_message("user", _obs_text(obs))]
-        if terminated or truncated:
-            ep["done"] = True
-            state["final_env_response"] = new
+        new: list[Any] = []
+        for text in _reply_actions(messages[-1], ep["env"]):
+            obs, reward, terminated, truncated, info = await asyncio.to_thread(ep["env"].step, text)
+            ep["steps"] += 1
+            verdict = info.get("verdict")
+            if isinstance(verdict, dict):
+                ep["passed"] = bool(verdict.get("passed"))
+            if info.get("reward_valid") is False or math.isnan(float(reward)):
+                ep["valid"] = False
+                error = verdict.get("error") if isinstance(verdict, dict) else None
+                raise vf.InfraError(f"{self.selfgym_id}: verification failed for infrastructure reasons ({error})")
+            ep["return"] += float(reward)
+            env_messages = info.get("messages") or []
+            added = [_message(m["role"], m["content"]) for m in env_messages[ep["seen"] + 1:]]
+            ep["seen"] = len(env_messages)
+            new.extend(added or [_message("user", _obs_text(obs))])
+            if terminated or truncated:
+                ep["done"] = True
+                state["final_env_response"] = new
+                break
         return new
 
     @vf.cleanup

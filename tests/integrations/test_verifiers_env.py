@@ -81,3 +81,17 @@ def test_infrastructure_error_is_a_failed_rollout_never_zero(client, oracle_code
     out = live.evaluate_sync(c(), model, sampling_args={"max_tokens": 16}, num_examples=1, rollouts_per_example=1)
     st = dict(out["outputs"][0])
     assert st["reward"] == 1.0 and st["metrics"]["passed"] == 1.0
+
+
+def test_structured_tool_calls_become_the_envs_action_texts():
+    """A server that parses tool calls returns them apart from the text: none is dropped."""
+    code = gym.make("selfgym/CodeTask-v0")
+    call = vf.ToolCall(id="1", name="submit_solution", arguments='{"code": "def f():\\n    return 1"}')
+    assert ve._reply_actions(vf.AssistantMessage(content="", tool_calls=[call]), code) == [
+        "```python\ndef f():\n    return 1\n```"]
+    assert ve._reply_actions(vf.AssistantMessage(content="plain text"), code) == ["plain text"]
+    tools = gym.make("selfgym/ToolUse-v0")
+    calls = [vf.ToolCall(id="1", name="no_such_tool", arguments='{"x": 1}'),
+             vf.ToolCall(id="2", name="final_answer", arguments='{"answer": "42"}')]
+    texts = ve._reply_actions(vf.AssistantMessage(content="", tool_calls=calls), tools)
+    assert [json.loads(t)["name"] for t in texts] == ["no_such_tool", "final_answer"]
