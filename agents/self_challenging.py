@@ -242,9 +242,10 @@ class SelfChallengingAgent(Agent):
         by_id = {t.id: t for t in tasks}
         solved: dict[str, list[bool]] = {t.id: [] for t in tasks}
         for ep in episodes:
-            self.records.append(Record("executor", by_id[ep.task_id].to_dict(), ep.to_dict(), ep.total_reward))
+            tid = str(ep.task_id)
+            self.records.append(Record("executor", by_id[tid].to_dict(), ep.to_dict(), ep.total_reward))
             if not self._infra(ep):
-                solved[ep.task_id].append(bool(ep.success))
+                solved[tid].append(bool(ep.success))
         self.stats.solve_episodes += len(episodes)
         self.stats.solved += sum(sum(v) for v in solved.values())
         return {tid: (sum(v) / len(v) if v else 0.0) for tid, v in solved.items()}

@@ -171,7 +171,7 @@ class TaskSampler:
     def on_update(self, key: Hashable) -> None:
         """Hook: called after ``key`` got a new outcome (samplers keep cached statistics here)."""
 
-    def weights(self) -> Sequence[float]:
+    def weights(self) -> Sequence[float] | np.ndarray:
         """One sampling weight per key (``self.keys`` order); uniform here."""
         return np.ones(len(self.keys))
 

@@ -277,7 +277,7 @@ def action_set_of(env: Any) -> ActionSet:
     method = getattr(base, "action_set", None)
     if callable(method):
         result = method()
-        if result is not None:
+        if isinstance(result, ActionSet):
             return result
     package = type(base).__module__.rpartition(".")[0]
     try:
@@ -286,6 +286,8 @@ def action_set_of(env: Any) -> ActionSet:
         module = None
     factory = getattr(module, "action_set", None)
     if callable(factory) and inspect.signature(factory).parameters:
-        return factory(base)
+        result = factory(base)
+        if isinstance(result, ActionSet):
+            return result
     raise ConfigError(f"{type(base).__name__} declares no action set: give it an action_set() method, "
                       f"or a function action_set(env) in {package}.actions")

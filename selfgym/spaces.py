@@ -76,7 +76,7 @@ class _SharedTexts:
         return self._decode()
 
 
-@read_from_shared_memory.register(TextSpace)
+@read_from_shared_memory.register(TextSpace)  # pyright: ignore[reportArgumentType]
 def _read_live_text(space: TextSpace, shared_memory, n: int = 1) -> _SharedTexts:
     return _SharedTexts(space, shared_memory, n)
 

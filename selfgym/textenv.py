@@ -207,6 +207,7 @@ class TextEnv(gym.Env):
         if actions is None:
             return
         kept = {k: v for k, v in state.items() if k not in self.replay_state}
+        assert self.task is not None  # _replay_actions is only saved mid-episode
         self.begin(self.task)
         for action in actions:
             self.act(action)
