@@ -110,7 +110,7 @@ def plot(metrics: dict, path: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     xs = list(range(len(rows)))
     rates = [r["rate"] for r in rows]
-    err = [[r["rate"] - r["lo"] for r in rows], [r["hi"] - r["rate"] for r in rows]]
+    err = [[max(0.0, r["rate"] - r["lo"]) for r in rows], [max(0.0, r["hi"] - r["rate"]) for r in rows]]
     left.errorbar(xs, rates, yerr=err, marker="o", capsize=4)
     left.set_xticks(xs, [r["name"] for r in rows])
     left.set_ylabel(f"held-out success, greedy ({rows[0]['n']} tasks)")
