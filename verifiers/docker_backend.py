@@ -108,7 +108,6 @@ class DockerWorker(Worker):
             listener.bind(path)
             os.chmod(path, 0o666)
             listener.listen(1)
-            listener.settimeout(60)
             host_config = api.create_host_config(
                 network_mode="none", read_only=True,
                 tmpfs={"/work": f"rw,exec,size={limits.tmpfs_mb}m,nr_inodes={max(1024, limits.tmpfs_mb * 256)},"
@@ -132,7 +131,7 @@ class DockerWorker(Worker):
                 labels={LABEL: owner, POOL_LABEL: pool_id, WORKER_LABEL: name, **(labels or {})},
                 host_config=host_config)["Id"]
             api.start(self.id)
-            self._sock, _ = listener.accept()
+            self._sock = self._accept(listener, 60.0)
             self.wait_ready(60.0)
         except Exception as exc:
             tail = self._logs()
@@ -144,6 +143,21 @@ class DockerWorker(Worker):
                 os.unlink(path)
             except OSError:
                 pass
+
+    def _accept(self, listener: socket.socket, timeout: float) -> socket.socket:
+        """The runner's connection; fails fast when the container stops before connecting."""
+        end = time.monotonic() + timeout
+        listener.settimeout(0.5)
+        while True:
+            try:
+                conn, _ = listener.accept()
+                conn.settimeout(None)
+                return conn
+            except socket.timeout:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"the runner did not connect within {timeout:.0f}s") from None
+                if not self.api.inspect_container(self.id)["State"].get("Running"):
+                    raise RuntimeError("the container stopped before its runner connected") from None
 
     def _logs(self) -> str:
         try:
@@ -175,7 +189,7 @@ class DockerWorker(Worker):
                 if not chunk:
                     return False
                 self._buf += chunk
-            return True
+            return not self.retired()
         except (OSError, ValueError):
             return False
 
@@ -228,9 +242,6 @@ def remove_container(api, cid: str, tries_s: float = REMOVE_TRIES_S) -> bool:
         except docker.errors.NotFound:
             break
         except Exception as exc:  # noqa: BLE001 - engine restarting, removal in progress...
-            if "already in progress" in str(exc):
-                time.sleep(0.2)
-                continue
             if time.monotonic() > end:
                 with _pending_lock:
                     _pending.add(cid)

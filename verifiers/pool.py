@@ -82,7 +82,18 @@ class Worker:
 
     def alive(self) -> bool:
         """A cheap check, made before a job is handed to an idle worker."""
-        return True
+        return not self.retired()
+
+    def retired(self) -> bool:
+        """True when the runner has said, unasked, that it cannot take another job."""
+        if len(self._buf) >= 4:
+            n = struct.unpack(">I", self._buf[:4])[0]
+            if len(self._buf) >= 4 + n:
+                try:
+                    return "retire" in json.loads(bytes(self._buf[4:4 + n]))
+                except ValueError:
+                    return True
+        return False
 
     def explain_loss(self) -> Result | None:
         """After a loss: a Result when the job itself caused it (e.g. the OOM killer), else None."""
@@ -275,7 +286,9 @@ class Sandbox:
         }
         payload = json.dumps(job).encode()
         errors: list[str] = []
-        for attempt in range(self.retries + 1):
+        attempt, retired = -1, 0
+        while attempt < self.retries:
+            attempt += 1
             if attempt:
                 time.sleep(min(2.0, 0.2 * 2 ** attempt))
             try:
@@ -285,6 +298,11 @@ class Sandbox:
                 continue
             try:
                 res = w.call(payload, timeout=limits.timeout_s + 15.0)
+                if "retire" in res and retired < 8:  # it retired before our job reached it: not a try
+                    retired += 1
+                    attempt -= 1
+                    self.pool.discard(w)
+                    continue
             except WorkerLost as exc:
                 self.pool.discard(w)
                 blamed = w.explain_loss()

@@ -135,7 +135,17 @@ class ProcessWorker(Worker):
         raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s")
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        if self.proc.poll() is not None:
+            return False
+        try:
+            if self._sel.select(0):
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    return False
+                self._buf += chunk
+        except (OSError, ValueError):
+            return False
+        return not self.retired()
 
     def forget(self) -> None:
         for f in (self.proc.stdin, self.proc.stdout):

@@ -127,6 +127,9 @@ class Zygote:
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
+            import gc
+
+            gc.freeze()  # the collector in each child never walks (and so never copies) our objects
             _zygote_loop(theirs, user, ipc_ns)
             os._exit(0)
         theirs.close()
@@ -169,26 +172,48 @@ def _fork_retrying(limit_s: float = 20.0) -> int:
             time.sleep(0.005)
 
 
-def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
-    """Keep one child forked ahead, hand it over on request, report how it ended; repeat."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        ours, theirs = socket.socketpair()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        st_r, st_w = os.pipe()
-        pid = _fork_retrying()
-        if pid == 0:
-            ctl.close()
-            ours.close()
-            os.close(out_r)
-            os.close(err_r)
-            os.close(st_r)
-            _child_main(theirs, out_w, err_w, st_w, user, ipc_ns)
+def _prepare_child(ctl: socket.socket, user: int | None, ipc_ns: bool, retrying: bool):
+    """Fork the child for the next job (it waits for its job on a socket); None when the fork
+    fails and ``retrying`` is False."""
+    ours, theirs = socket.socketpair()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    st_r, st_w = os.pipe()
+    try:
+        pid = _fork_retrying() if retrying else os.fork()
+    except OSError:
+        if retrying:
+            raise
+        for fd in (out_r, out_w, err_r, err_w, st_r, st_w):
+            os.close(fd)
+        ours.close()
         theirs.close()
-        os.close(out_w)
-        os.close(err_w)
-        os.close(st_w)
+        return None
+    if pid == 0:
+        ctl.close()
+        ours.close()
+        os.close(out_r)
+        os.close(err_r)
+        os.close(st_r)
+        _child_main(theirs, out_w, err_w, st_w, user, ipc_ns)
+    theirs.close()
+    os.close(out_w)
+    os.close(err_w)
+    os.close(st_w)
+    return pid, ours, out_r, err_r, st_r
+
+
+def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
+    """Keep one child forked ahead, hand it over on request, report how it ended; repeat.
+
+    The next child is forked as soon as one is handed over, while its job runs, so a job never
+    waits for a fork (when the job's processes fill the pids limit, after the job instead)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ready = None
+    while True:
+        if ready is None:
+            ready = _prepare_child(ctl, user, ipc_ns, retrying=True)
+        pid, ours, out_r, err_r, st_r = ready
         if not ctl.recv(1):  # the runner is gone: so is the waiting child
             os.kill(pid, signal.SIGKILL)
             return
@@ -197,6 +222,7 @@ def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
         os.close(out_r)
         os.close(err_r)
         os.close(st_r)
+        ready = _prepare_child(ctl, user, ipc_ns, retrying=False)
         _, status, ru = os.wait4(pid, 0)
         ctl.sendall(json.dumps({"status": status, "cpu_s": ru.ru_utime + ru.ru_stime}).encode() + b"\n")
 
@@ -390,7 +416,7 @@ class Runner:
             pid, sock, out_r, err_r, st_r = self.zygote.spawn()
         except (OSError, EOFError, ValueError):
             return {"infra_error": "the runner's zygote is gone", "recycle": True}
-        data = json.dumps(job).encode()
+        data = job.pop("_raw", None) or json.dumps(job).encode()
         try:
             sock.sendall(struct.pack(">I", len(data)) + data)
         except OSError:
@@ -450,19 +476,6 @@ class Runner:
         os.close(out_r)
         os.close(err_r)
         os.close(st_r)
-        why = []
-        try:
-            if self._kill_strays():
-                why.append("left processes")
-            if not self._clean_files():
-                why.append("left files that could not be removed")
-            if self.clean_ipc and not _remove_ipc():
-                why.append("left IPC objects that could not be removed")
-        except Exception as exc:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
-            why.append(f"cleanup failed: {exc!r}")
-        if self.zygote.pid <= 0:
-            why.append("the zygote is gone")
-        recycle = recycle or bool(why)
         st = status["status"]
         if os.WIFSIGNALED(st):
             code = -os.WTERMSIG(st)
@@ -494,7 +507,25 @@ class Runner:
         return {"exit_code": code, "stdout": bytes(out[:cap]).decode("utf-8", "replace"),
                 "stderr": bytes(err[:cap]).decode("utf-8", "replace"), "wall_s": wall,
                 "cpu_s": status["cpu_s"], "outcome": reason, "truncated": truncated, "recycle": recycle,
-                "recycle_why": "; ".join(why)}
+                "recycle_why": ""}
+
+    def clean(self) -> str:
+        """After the result is sent and before the next job is read: kill what the job left,
+        empty the writable places and the IPC namespace. Returns why this runner must retire
+        ("" when it is clean)."""
+        why = []
+        try:
+            if self._kill_strays():
+                why.append("left processes")
+            if not self._clean_files():
+                why.append("left files that could not be removed")
+            if self.clean_ipc and not _remove_ipc():
+                why.append("left IPC objects that could not be removed")
+        except Exception as exc:  # noqa: BLE001 - whatever the job did to block cleaning: start afresh
+            why.append(f"cleanup failed: {exc!r}")
+        if self.zygote.pid <= 0:
+            why.append("the zygote is gone")
+        return "; ".join(why)
 
     @staticmethod
     def _trusted(job: dict) -> bool:
@@ -619,6 +650,30 @@ def _killpg(pid: int) -> None:
 
 
 def _descendants(root: int) -> list[int]:
+    """Every process below ``root``, walked through /proc/<pid>/task/<tid>/children (cheap: our
+    own processes only), or by a scan of all of /proc where the kernel lacks that file."""
+    if not _HAS_CHILDREN:
+        return _descendants_by_scan(root)
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/children", "rb") as f:
+                    kids = f.read().split()
+            except OSError:
+                continue
+            for k in kids:
+                out.append(int(k))
+                todo.append(int(k))
+    return out
+
+
+def _descendants_by_scan(root: int) -> list[int]:
     parent = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -637,6 +692,9 @@ def _descendants(root: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
+
+
+_HAS_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
 def _oom_kills() -> int:
@@ -705,14 +763,25 @@ def main(argv: list[str] | None = None) -> int:
     write_frame(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation,
                          "uids": list(os.getresuid())})
     while True:
-        job = read_frame(fd_in)
-        if job is None:
+        head = read_exact(fd_in, 4)
+        raw = None if head is None else read_exact(fd_in, struct.unpack(">I", head)[0])
+        if raw is None:
             return 0
         try:
+            job = json.loads(raw)
+            if "workdir" not in job:  # the child reads the frame as sent, plus where to work
+                job["_raw"] = raw[:-1] + b', "workdir": ' + json.dumps(runner.workdir).encode() + b"}"
             result = runner.run(job)
         except Exception as exc:  # a runner bug is an infrastructure failure, reported as such
             result = {"infra_error": f"runner failed: {exc!r}", "recycle": True}
         write_frame(fd_out, result)
+        if result.get("recycle"):
+            runner.clean()
+            continue  # the host replaces this runner; it sends nothing more
+        why = runner.clean()
+        if why:  # not fit for another job: say so (the host retries elsewhere, spending no try) and go
+            write_frame(fd_out, {"retire": why})
+            return 0
 
 
 if __name__ == "__main__":
