@@ -24,6 +24,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -227,8 +228,11 @@ def _run(args) -> int:
     config = {k: v for k, v in vars(args).items() if k != "func"}
     rows: dict[str, dict[str, Any]] = {}
     stopped: str | None = None  # "interrupt" or "SIGTERM" once the whole run must end
-    old_term = signal.signal(signal.SIGTERM, _on_signal("SIGTERM"))
-    old_alarm = signal.signal(signal.SIGALRM, _on_signal("budget"))
+    main_thread = threading.current_thread() is threading.main_thread()
+    if deadline is not None and not main_thread:
+        raise ConfigError("--budget needs the main thread (it stops the run with a timer signal)")
+    old_term = signal.signal(signal.SIGTERM, _on_signal("SIGTERM")) if main_thread else None
+    old_alarm = signal.signal(signal.SIGALRM, _on_signal("budget")) if main_thread else None
     backend = None
     try:
         if args.agent in ("llm", "reflexion") or args.self_reward != "none":
@@ -267,7 +271,8 @@ def _run(args) -> int:
                 except Exception as exc:  # noqa: BLE001 - one broken env must not end a catalogue run
                     error = f"{type(exc).__name__}: {exc}"[:200]
                 finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                    if share is not None:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
                 row: dict[str, Any] = {**summarize(episodes), "wall_seconds": time.perf_counter() - start}
                 if error:
                     row["error"] = error
@@ -284,9 +289,10 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         stopped = "interrupt"
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGALRM, old_alarm)
+        if main_thread:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGALRM, old_alarm)
         config.setdefault("backend", getattr(backend, "name", None))
         for env_id in ids:
             rows.setdefault(env_id, {"episodes": 0, "stopped": stopped or "interrupt"})

@@ -157,3 +157,15 @@ def test_pool_size_setting_rejects_nonsense(monkeypatch):
     monkeypatch.setenv("SELFGYM_POOL_SIZE", "0")
     with pytest.raises(ConfigError, match="SELFGYM_POOL_SIZE"):
         pool_size_setting()
+
+
+def test_run_works_off_the_main_thread_without_a_budget(tmp_path):
+    import threading
+
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("rc", main(
+        ["run", slow_env.ENV_ID, "--episodes", "2", "--out", str(tmp_path / "r"), *SLOW])))
+    t.start()
+    t.join(60)
+    assert result.get("rc") == 0
+    assert len(_episodes(tmp_path / "r")) == 2
