@@ -115,7 +115,7 @@ class SelfgymAgentLoop(AgentLoopBase):
         _, info = await self.loop.run_in_executor(
             None, lambda: env.reset(seed=None if seed is None else int(seed), options={"task": task} if task else None))
         messages = [dict(m) for m in info["messages"]]
-        tools = info.get("tools") or None
+        tools: list[dict] = list(info.get("tools") or [])
         metrics: dict[str, Any] = {}
         prompt_ids = await self.ct_build_initial_tokens(messages, tools=tools)
         n_prompt = len(prompt_ids)
@@ -137,7 +137,8 @@ class SelfgymAgentLoop(AgentLoopBase):
             merged, mask, lps = await self.ct_merge_assistant_token(
                 runtime_ids, out.token_ids, mask, logprobs, assistant_logprobs=out.log_probs)
             runtime_ids, logprobs = merged.token_ids, lps or []
-            text = self.tokenizer.decode(out.token_ids, skip_special_tokens=True)
+            tokenizer: Any = self.tokenizer
+            text = tokenizer.decode(out.token_ids, skip_special_tokens=True)
             obs, reward, terminated, truncated, info = await self.loop.run_in_executor(None, env.step, text)
             done = bool(terminated or truncated)
             if info.get("reward_valid") is False or math.isnan(float(reward)):

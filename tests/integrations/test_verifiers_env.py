@@ -20,6 +20,15 @@ except DependencyError as exc:  # verifiers is installed by scripts/setup.sh
 vf = ve.vf
 
 
+def evaluate(env, client, model, **kw):
+    """``env.evaluate_sync`` on a thread of its own: verifiers refuses to run its loop inside one
+    already running on the caller's thread (other tests in the session may leave one there)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(env.evaluate_sync, client, model, **kw).result()
+
+
 @pytest.fixture(scope="module")
 def client():
     from selfgym.llm import make_backend
@@ -45,7 +54,7 @@ def test_dataset_rows_are_the_envs_first_chats():
 def test_default_model_rollouts_rewards_are_the_envs(client):
     c, model = client
     env = ve.SelfgymEnv("selfgym/Arithmetic-v0", n=3, env_kwargs={"level": 1, "max_attempts": 2})
-    out = env.evaluate_sync(c(), model, sampling_args={"max_tokens": 48, "temperature": 1.0}, num_examples=3,
+    out = evaluate(env, c(), model, sampling_args={"max_tokens": 48, "temperature": 1.0}, num_examples=3,
                             rollouts_per_example=1, max_concurrent=3)
     states = out["outputs"]
     assert len(states) == 3
@@ -73,12 +82,12 @@ def test_default_model_rollouts_rewards_are_the_envs(client):
 def test_infrastructure_error_is_a_failed_rollout_never_zero(client, oracle_code_id, dead_sandbox):
     c, model = client
     env = ve.SelfgymEnv(oracle_code_id, n=1, env_kwargs={"max_attempts": 1, "sandbox": dead_sandbox})
-    out = env.evaluate_sync(c(), model, sampling_args={"max_tokens": 16}, num_examples=1, rollouts_per_example=1)
+    out = evaluate(env, c(), model, sampling_args={"max_tokens": 16}, num_examples=1, rollouts_per_example=1)
     st = dict(out["outputs"][0])
     assert "InfraError" in str(st.get("error")) and "infrastructure" in str(st["error"])
     assert math.isnan(st["reward"]) and st["metrics"]["reward_valid"] == 0.0
     live = ve.SelfgymEnv(oracle_code_id, n=1, env_kwargs={"max_attempts": 1, "sandbox": "process"})
-    out = live.evaluate_sync(c(), model, sampling_args={"max_tokens": 16}, num_examples=1, rollouts_per_example=1)
+    out = evaluate(live, c(), model, sampling_args={"max_tokens": 16}, num_examples=1, rollouts_per_example=1)
     st = dict(out["outputs"][0])
     assert st["reward"] == 1.0 and st["metrics"]["passed"] == 1.0
 
