@@ -70,7 +70,8 @@ class Args:
     rules: str = "selfgym"
     """game rules: selfgym's, or lm-selfplay's exact parsing, texts and prompts (lm-selfplay)"""
     contexts: str = ""
-    """an original-format contexts file (selfplay.txt); empty: SELFGYM_NEGOTIATION_CONTEXTS under lm-selfplay, else the generator"""
+    """an original-format contexts file (selfplay.txt); empty: SELFGYM_NEGOTIATION_CONTEXTS under
+    lm-selfplay, else the generator"""
     bc_filter: str = ""
     """above_avg (the paper's pooled mean), nonzero, all or per_seat_mean; empty: the rules' default"""
     paper: bool = False

@@ -103,10 +103,12 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     games = selfplay.add_subparsers(dest="game", metavar="GAME", required=True)
     p = games.add_parser("negotiation", help="Deal or No Deal self-play; writes trajectories and a filtered BC dataset",
                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--policy", default="model", help="scripted name (%s), 'model', or a model path (default: model)" % ", ".join(PARTNERS))
+    p.add_argument("--policy", default="model",
+                   help=f"scripted name ({', '.join(PARTNERS)}), 'model', or a model path (default: model)")
     p.add_argument("--model", default="default", help="the model behind 'model' (default: the packaged default model)")
     p.add_argument("--partner", default=None, help="a fixed partner instead of self-play (same forms as --policy)")
-    p.add_argument("--pool", default=None, help="comma-separated opponents (snapshots and scripted partners); one drawn per game")
+    p.add_argument("--pool", default=None,
+                   help="comma-separated opponents (snapshots and scripted partners); one drawn per game by rating")
     p.add_argument("--games", type=int, default=100, help="games in the round (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="game i uses seed+i for its context and starter")
     p.add_argument("--objective", default="semi_competitive", choices=list(OBJECTIVES) + sorted(OBJECTIVE_ALIASES))

@@ -48,7 +48,7 @@ def all_contexts() -> tuple[Context, ...]:
         vectors = _value_vectors(counts)
         for a in vectors:
             for b in vectors:
-                if all(x or y for x, y in zip(a, b)) and any(x and y for x, y in zip(a, b)):
+                if all(x or y for x, y in zip(a, b, strict=False)) and any(x and y for x, y in zip(a, b, strict=False)):
                     found.append(Context(counts, (a, b)))
     return tuple(found)
 
@@ -71,7 +71,7 @@ def generate_context(rng: np.random.Generator | random.Random) -> Context:
     ``rng`` is a NumPy Generator or a ``random.Random`` (what the envs use: cheap to seed).
     """
     u = rng.random()
-    total = next((t for t, c in zip(_TOTALS, _CUMULATIVE) if u < c), _TOTALS[-1])
+    total = next((t for t, c in zip(_TOTALS, _CUMULATIVE, strict=False) if u < c), _TOTALS[-1])
     group = _by_total()[total]
     return group[int(rng.integers(len(group))) if hasattr(rng, "integers") else rng.randrange(len(group))]
 
@@ -119,10 +119,10 @@ def _difficulty(ctx: Context) -> dict[str, int]:
     a, b = ctx.values
     return {
         "total_items": int(sum(ctx.counts)),
-        "shared_types": sum(1 for x, y in zip(a, b) if x and y),
+        "shared_types": sum(1 for x, y in zip(a, b, strict=False) if x and y),
         "zero_values": sum(1 for x in (*a, *b) if x == 0),
         # Joint value is additive over items: each item is worth most to the player valuing it more.
-        "max_joint_score": sum(n * max(x, y) for n, x, y in zip(ctx.counts, a, b)),
+        "max_joint_score": sum(n * max(x, y) for n, x, y in zip(ctx.counts, a, b, strict=False)),
     }
 
 

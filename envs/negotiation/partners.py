@@ -43,7 +43,7 @@ def parse_demand(text: str) -> tuple[int, int, int] | None:
 @functools.lru_cache(maxsize=4096)
 def greedy_keep(counts: tuple, values: tuple) -> tuple[int, int, int]:
     """Every item the player values, none it does not."""
-    return tuple(n if v > 0 else 0 for n, v in zip(counts, values))
+    return tuple(n if v > 0 else 0 for n, v in zip(counts, values, strict=False))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -74,8 +74,8 @@ class ScriptedNegotiator(Agent):
             return prompts.format_proposal(mine)
         turn = int(observation["turn"])
         theirs = parse_demand(observation["text"]) if turn else None
-        if theirs is not None and all(t <= n for t, n in zip(theirs, counts)):
-            rest = tuple(n - t for n, t in zip(counts, theirs))
+        if theirs is not None and all(t <= n for t, n in zip(theirs, counts, strict=False)):
+            rest = tuple(n - t for n, t in zip(counts, theirs, strict=False))
             if rules.score(values, rest) >= self.accept_at:
                 return prompts.format_proposal(rest)
         if self.propose_after is not None and turn >= self.propose_after:

@@ -113,12 +113,12 @@ def constraint_violations(ctx: Context) -> list[str]:
     for seat, v in enumerate(ctx.values):
         if len(v) != 3 or not all(0 <= x <= MAX_VALUE for x in v):
             bad.append(f"player {seat} values {v} must be three integers in 0..{MAX_VALUE}")
-        elif sum(n * x for n, x in zip(c, v)) != TOTAL_VALUE:
-            bad.append(f"player {seat} values the pool at {sum(n * x for n, x in zip(c, v))}, not {TOTAL_VALUE}")
+        elif sum(n * x for n, x in zip(c, v, strict=False)) != TOTAL_VALUE:
+            bad.append(f"player {seat} values the pool at {sum(n * x for n, x in zip(c, v, strict=False))}, not {TOTAL_VALUE}")
     a, b = ctx.values
-    if not all(x > 0 or y > 0 for x, y in zip(a, b)):
+    if not all(x > 0 or y > 0 for x, y in zip(a, b, strict=False)):
         bad.append("every item type must be worth something to at least one player")
-    if not any(x > 0 and y > 0 for x, y in zip(a, b)):
+    if not any(x > 0 and y > 0 for x, y in zip(a, b, strict=False)):
         bad.append("at least one item type must be worth something to both players")
     return bad
 
@@ -181,7 +181,7 @@ def is_pareto_optimal(ctx: Context, keep0: Sequence[int]) -> bool:
     """True when the split giving player 0 ``keep0`` cannot be improved for one without the other losing."""
     a, b = ctx.values
     u = score(a, keep0)
-    v = score(b, [n - k for n, k in zip(ctx.counts, keep0)])
+    v = score(b, [n - k for n, k in zip(ctx.counts, keep0, strict=False)])
     return not any(u2 >= u and v2 >= v and (u2 > u or v2 > v) for _, u2, v2 in split_values(ctx))
 
 
@@ -233,7 +233,7 @@ def parse_output(text: str, counts: Sequence[int], *, must_propose: bool, first_
         if len(numbers) != 3:
             return Parsed(INVALID, error=ERR_THREE_NUMBERS)
         keep = (int(numbers[0]), int(numbers[1]), int(numbers[2]))
-        if any(k > n for k, n in zip(keep, counts)):
+        if any(k > n for k, n in zip(keep, counts, strict=False)):
             return Parsed(INVALID, error=ERR_ABOVE_TOTAL)
         return Parsed(PROPOSE, content=s, proposal=keep)
     return Parsed(INVALID, error=ERR_FORMAT)
@@ -269,7 +269,7 @@ def parse_output_lm_selfplay(raw: str, counts: Sequence[int], *, must_propose: b
         numbers = [int(x) for x in _NUMBER.findall(body)]
         if len(numbers) != 3:
             return Parsed(INVALID, content=s, error=ERR_THREE_NUMBERS)
-        if not all(0 <= k <= n for k, n in zip(numbers, counts)):
+        if not all(0 <= k <= n for k, n in zip(numbers, counts, strict=False)):
             return Parsed(INVALID, content=s, error=ERR_ABOVE_TOTAL)
         keep = tuple(int(x) for x in _NUMBER.findall(text)[:3])
         return Parsed(PROPOSE, content=s, proposal=keep)
@@ -377,7 +377,7 @@ class Game:
         p0, p1 = self.proposals
         if p0 is None or p1 is None:
             return None
-        if all(x + y == n for x, y, n in zip(p0, p1, self.context.counts)):
+        if all(x + y == n for x, y, n in zip(p0, p1, self.context.counts, strict=False)):
             return p0
         return None
 

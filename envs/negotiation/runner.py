@@ -92,7 +92,8 @@ def _completions(agent: Agent, n: int) -> list[Any]:
     return [None] * n
 
 
-def play_games(seatings: Sequence[tuple[Agent, Agent]], *, seeds: Sequence[int], tasks: Sequence[Task | None] | None = None,
+def play_games(seatings: Sequence[tuple[Agent, Agent]], *, seeds: Sequence[int],
+               tasks: Sequence[Task | None] | None = None,
                trainable: Sequence[tuple[bool, bool]] | None = None, env_kwargs: dict[str, Any] | None = None,
                batch_size: int = 64) -> list[GameRecord]:
     """Play one game per seating (``(player_0 policy, player_1 policy)``), ``batch_size`` at a time."""
@@ -129,7 +130,7 @@ def _play_batch(idx, seatings, seeds, tasks, trainable, env_kwargs) -> list[Game
             actions = agent.act_batch(obs, infos)
             if len(actions) != len(games):
                 raise ConfigError(f"{policy_name(agent)}.act_batch returned {len(actions)} actions for {len(games)} observations")
-            for i, o, action, comp in zip(games, obs, actions, _completions(agent, len(games))):
+            for i, o, action, comp in zip(games, obs, actions, _completions(agent, len(games)), strict=False):
                 env = envs[i]
                 seat = AGENTS.index(env.agent_selection)
                 env.step(action)
@@ -227,7 +228,8 @@ def to_hf_dataset(examples: Sequence[dict[str, Any]]):
     features = datasets.Features({
         "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
         "game": datasets.Value("int64"), "seat": datasets.Value("int64"), "reward": datasets.Value("float64"),
-        "cutoff": datasets.Value("float64"), "round_mean": datasets.Value("float64"), "filter": datasets.Value("string"),
+        "cutoff": datasets.Value("float64"), "round_mean": datasets.Value("float64"),
+        "filter": datasets.Value("string"),
         "task_id": datasets.Value("string"), "policy": datasets.Value("string"),
     })
     return datasets.Dataset.from_dict(cols, features=features)
@@ -288,7 +290,7 @@ def run_round(policy: Agent, *, opponents: Sequence[Agent] | None = None, games:
     records = play_games(seatings, seeds=[seed + i for i in range(games)], tasks=game_tasks, trainable=trainable,
                          env_kwargs=env_kwargs, batch_size=batch_size)
     if league is not None:
-        for r, who in zip(records, names):
+        for r, who in zip(records, names, strict=False):
             r.policies = (who[AGENTS[0]], who[AGENTS[1]])
             league.record(who, {AGENTS[0]: r.metrics["rewards"][0], AGENTS[1]: r.metrics["rewards"][1]})
     summary = summarize_round(records, learner or policy_name(policy), bc_filter)
@@ -325,7 +327,8 @@ def pool_league(policy: Agent, opponents: Sequence[Agent], seed: int = 0) -> tup
     return league, learner
 
 
-def summarize_round(records: Sequence[GameRecord], learner: str | None = None, bc_filter: str | None = None) -> dict[str, Any]:
+def summarize_round(records: Sequence[GameRecord], learner: str | None = None,
+                    bc_filter: str | None = None) -> dict[str, Any]:
     """``metrics.summarize`` over all games (lm-selfplay's metrics included), plus the learner's
     mean reward and the size of the BC set under ``bc_filter``."""
     out = metrics.summarize(r.metrics for r in records)

@@ -25,5 +25,6 @@ def ctx() -> Context:
 @pytest.fixture
 def original_file() -> Path:
     if not ORIGINAL.is_file():
-        pytest.skip(f"the original Deal-or-No-Deal contexts are not at {ORIGINAL} (set SELFGYM_NEGOTIATION_CONTEXTS to a copy of selfplay.txt)")
+        pytest.skip(f"the original Deal-or-No-Deal contexts are not at {ORIGINAL} "
+                    "(set SELFGYM_NEGOTIATION_CONTEXTS to a copy of selfplay.txt)")
     return ORIGINAL

@@ -37,7 +37,7 @@ class Tokenising(FairPartner):
         self.batches = []
 
     def act_batch(self, observations, infos):
-        actions = [self.act(o, i) for o, i in zip(observations, infos)]
+        actions = [self.act(o, i) for o, i in zip(observations, infos, strict=False)]
         self.batches.append(len(actions))
         self.last_completions = [Completion(a, token_ids=[len(a), 1, 2], logprobs=[-0.5, -0.1, -0.2], prompt_token_ids=[7])
                                  for a in actions]
@@ -52,7 +52,7 @@ def test_self_play_round_files_and_trajectories(tmp_path):
     for seat in (0, 1):
         episodes = load_jsonl(files[f"trajectories_player_{seat}"], Episode)
         assert len(episodes) == 30
-        for ep, rec in zip(episodes, result.records):
+        for ep, rec in zip(episodes, result.records, strict=False):
             assert ep.steps and ep.metadata["seat"] == seat and ep.agent == "fair"
             assert ep.steps[-1].reward == rec.metrics["rewards"][seat] == ep.total_reward
             assert ep.steps[-1].terminated or ep.steps[-1].truncated
