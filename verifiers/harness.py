@@ -258,11 +258,17 @@ def _collect(spec: dict, start: int, deadline: float) -> tuple[list[dict], str]:
     for line in bytes(buf).split(b"\n"):
         try:
             rec = json.loads(line)
-        except ValueError:
+        except Exception:  # noqa: BLE001 - malformed, too deep (RecursionError), too big: not a record
             continue
         if isinstance(rec, dict):
             records.append(rec)
     return records, ended
+
+
+def _clean_value(value):
+    """A recorded value as the host may read it: re-encoded from its decoded form (exact types,
+    depth at most 60), or raises (a forged or malformed record)."""
+    return encode(decode(value))
 
 
 def _gather(spec: dict, timeout_s: float) -> tuple[dict[int, list], dict[int, str], str | None]:
@@ -419,8 +425,16 @@ def main() -> int:
     for j, name in enumerate(spec["names"]):
         if spec["mode"] == "io":
             rec = calls[j][-1] if calls[j] else None
-            checks.append({"name": name, "error": failed.get(j), "ret": rec.get("ret") if rec else None,
-                           "raise": rec.get("raise") if rec else None, "has_ret": bool(rec and "ret" in rec)})
+            error, ret, has_ret = failed.get(j), None, bool(rec and "ret" in rec)
+            if has_ret and error is None:
+                try:
+                    ret = _clean_value(rec["ret"])
+                except Exception:  # noqa: BLE001 - RecursionError, MemoryError, bad tags
+                    error, has_ret = "the solution's result could not be read", False
+            raised = rec.get("raise") if rec else None
+            if raised is not None and not (isinstance(raised, dict) and all(isinstance(v, str) for v in raised.values())):
+                raised = {"type": "Exception", "msg": "(unreadable)"}
+            checks.append({"name": name, "error": error, "ret": ret, "raise": raised, "has_ret": has_ret})
         elif j in failed:
             checks.append({"name": name, "passed": False, "message": failed[j]})
         else:

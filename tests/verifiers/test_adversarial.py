@@ -137,6 +137,10 @@ CASES = [
     ("symlink_to_runner_in_locked_dir", "import os\nos.makedirs('d/e')\nos.symlink({RUNNER}, 'd/e/runner')\nos.symlink({RUNNER}, 'd/runner')\n"
      "os.chmod('d/e', 0); os.chmod('d', 0o500)\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),
     ("shadow_stdlib_modules", SHADOW, ("docker", "process"), "ValueError"),
+    ("deep_and_huge_records", "import os\ndef solve(x):\n    deep = b'[' * 200000 + b']' * 200000\n    for fd in range(3, 64):\n"
+     "        try:\n            os.write(fd, b'{\"k\": \"call\", \"i\": 0, \"ret\": ' + deep + b'}\\n')\n"
+     "            os.write(fd, b'{\"k\": \"call\", \"i\": 0, \"ret\": {\"t\": \"int\", \"v\": \"' + b'9' * 100000 + b'\"}}\\n')\n"
+     "        except OSError:\n            pass\n    return x + 100\n", ("docker", "process"), None),
     # --- a job that exhausts what it may use fails itself only (and never as an infrastructure error)
     ("exhaust_open_files", "import os\nfds = []\ntry:\n    while True:\n        fds.append(os.open('/dev/null', os.O_RDONLY))\n"
      "except OSError:\n    pass\ndef solve(x):\n    return x + 100\n", ("docker", "process"), "assert"),

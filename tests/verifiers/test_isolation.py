@@ -361,3 +361,20 @@ def test_close_keeps_removing_while_the_engine_refuses():
     assert remove_container(Refusing(), c["Id"], tries_s=10.0)
     assert refusals["n"] == 3 and _ours(api, **{POOL_LABEL: sb.pool_id}) == []
     sb.close()
+
+
+@pytest.mark.parametrize("backend", ["docker", "process"])
+def test_forged_deep_or_huge_records_in_io_mode_fail_the_case_and_never_reach_the_host(request, backend):
+    """The candidate writes records of its own (200,000 levels deep; an int of 100,000 digits;
+    an unknown tag) on every descriptor: the harness forwards only values it could re-encode."""
+    from selfgym.verifiers.checker import run_io_cases
+
+    sb = request.getfixturevalue(f"{backend}_sandbox")
+    forge = ("import os\ndef f(x):\n    recs = [b'{\"k\": \"begin\", \"i\": 0}', b'{\"k\": \"call\", \"i\": 0, \"ret\": ' + b'[' * 200000 + b']' * 200000 + b'}',\n"
+             "            b'{\"k\": \"call\", \"i\": 0, \"ret\": {\"t\": \"int\", \"v\": \"' + b'9' * 100000 + b'\"}}',\n"
+             "            b'{\"k\": \"call\", \"i\": 0, \"ret\": {\"t\": \"nope\", \"v\": 1}, \"raise\": [1]}', b'{\"k\": \"end\", \"i\": 0}']\n"
+             "    for fd in range(3, 64):\n        try:\n            os.write(fd, b'\\n'.join(recs) + b'\\n')\n"
+             "        except OSError:\n            pass\n    os._exit(0)\n")
+    v = run_io_cases(forge, entry_point="f", cases=[{"args": [1], "expected": 2}], sandbox=sb)
+    assert v.status == Status.TASK_FAILURE and not v.passed and v.reward == 0.0, v
+    assert run_io_cases("def f(x):\n    return 2 * x\n", entry_point="f", cases=[{"args": [1], "expected": 2}], sandbox=sb).passed
