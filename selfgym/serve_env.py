@@ -8,7 +8,8 @@ OpenEnv integrations) talk to it unchanged. Each WebSocket session (``/ws``) get
     selfgym serve-env selfgym/ToolUse-v0 --port 8011 --max-sessions 16
 
 Wire types: the action is ``SelfgymAction(text=...)``; the observation is
-``SelfgymObservation`` with ``text``, ``info`` (the env's info, JSON), ``terminated``,
+``SelfgymObservation`` with ``text`` (and ``structured``, the whole observation, for envs
+whose observations are dicts), ``info`` (the env's info, JSON), ``terminated``,
 ``truncated``, ``reward_valid`` and ``nan_paths``. JSON has no NaN, so an invalid reward (an
 infrastructure error masked as NaN) travels as ``reward=None`` with ``reward_valid=False``, and
 every NaN inside ``info`` as ``null`` whose path is listed in ``nan_paths``;
@@ -20,9 +21,8 @@ reset; a client sees an error, never a reward of 0.
 from __future__ import annotations
 
 import functools
-import json
 import math
-from typing import Any, Optional
+from typing import Any
 
 from selfgym.errors import require
 
@@ -48,6 +48,8 @@ class SelfgymObservation(Observation):
     """What a selfgym env returned (see the module doc for NaN handling)."""
 
     text: str = Field(default="", description="the observation text")
+    structured: Optional[dict[str, Any]] = Field(default=None, description="the whole observation, for envs whose "
+                                                 "observations are dicts (e.g. text plus arrays); None for text")
     info: dict[str, Any] = Field(default_factory=dict, description="the env's info dict, JSON")
     terminated: bool = False
     truncated: bool = False
@@ -100,19 +102,21 @@ class SelfgymEnvironment(Environment):
         nan_paths: list[str] = []
         clean = _strip_nan(to_jsonable(info), "", nan_paths)
         valid = reward is None or not math.isnan(reward)
-        return SelfgymObservation(text=str(obs), info=clean, terminated=terminated, truncated=truncated,
+        structured = to_jsonable(obs) if isinstance(obs, dict) else None
+        text = str(obs.get("text", "")) if isinstance(obs, dict) else str(obs)
+        return SelfgymObservation(text=text, structured=structured, info=clean, terminated=terminated, truncated=truncated,
                                   done=terminated or truncated, reward=reward if valid else None,
                                   reward_valid=valid and clean.get("reward_valid", True) is not False,
                                   nan_paths=nan_paths)
 
-    def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None,
-              options: Optional[dict[str, Any]] = None, **kwargs: Any) -> SelfgymObservation:
+    def reset(self, seed: int | None = None, episode_id: str | None = None,
+              options: dict[str, Any] | None = None, **kwargs: Any) -> SelfgymObservation:
         self._broken = None
         obs, info = self.env.reset(seed=seed, options=options)
         self._state = State(episode_id=episode_id, step_count=0)
         return self._observation(obs, None, False, False, info)
 
-    def step(self, action: SelfgymAction, timeout_s: Optional[float] = None, **kwargs: Any) -> SelfgymObservation:
+    def step(self, action: SelfgymAction, timeout_s: float | None = None, **kwargs: Any) -> SelfgymObservation:
         if self._broken:
             raise RuntimeError(f"this session's env failed earlier ({self._broken}); reset it")
         try:
@@ -134,13 +138,34 @@ class SelfgymEnvironment(Environment):
         self.env.close()
 
 
-def make_app(env_id: str, env_kwargs: dict[str, Any] | None = None, *, max_sessions: int = 8,
-             session_timeout_s: float | None = None):
-    """openenv-core's FastAPI app serving ``env_id`` with up to ``max_sessions`` concurrent sessions."""
-    from selfgym.executors.local import make_env
+class SingleThreadSelfgymEnvironment(SelfgymEnvironment):
+    """For envs bound to the thread that made them: every session's calls run on one thread."""
 
-    make_env(env_id, env_kwargs).close()  # fail now, with gymnasium's message, on a bad id or kwargs
-    factory = functools.partial(SelfgymEnvironment, env_id, dict(env_kwargs or {}))
+    REQUIRES_SINGLE_THREAD_EXECUTOR = True
+
+
+#: families whose envs must stay on one thread (Playwright's sync API binds a browser to its thread)
+SINGLE_THREAD_FAMILIES = ("miniwob",)
+
+
+def make_app(env_id: str, env_kwargs: dict[str, Any] | None = None, *, max_sessions: int = 8,
+             session_timeout_s: float | None = None, single_thread: bool | None = None):
+    """openenv-core's FastAPI app serving ``env_id`` with up to ``max_sessions`` concurrent sessions.
+
+    ``single_thread`` runs every session's env calls on one thread (default: for the families in
+    ``SINGLE_THREAD_FAMILIES``); otherwise each session has its own thread.
+    """
+    import gymnasium as gym
+
+    import selfgym  # noqa: F401 - registers the ids
+    from selfgym.registration import catalog
+
+    gym.spec(env_id)  # fail now, with gymnasium's message, on an unknown id
+    if single_thread is None:
+        family = next((e.family for e in catalog("gymnasium") if e.id == env_id), None)
+        single_thread = family in SINGLE_THREAD_FAMILIES
+    cls = SingleThreadSelfgymEnvironment if single_thread else SelfgymEnvironment
+    factory = functools.partial(cls, env_id, dict(env_kwargs or {}))
     config = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=session_timeout_s)
     return create_fastapi_app(factory, SelfgymAction, SelfgymObservation, concurrency_config=config)
 
@@ -163,8 +188,13 @@ class SelfgymEnvClient(EnvClient[SelfgymAction, SelfgymObservation, State]):
         return State(**payload)
 
 
+def observation_of(obs: SelfgymObservation) -> Any:
+    """The env's observation as received: the text, or the whole dict for structured observations."""
+    return obs.structured if obs.structured is not None else obs.text
+
+
 def gym_result(result: StepResult[SelfgymObservation]):
     """A received step as Gymnasium's 5-tuple (reward NaN when it is not valid)."""
     obs = result.observation
     reward = math.nan if result.reward is None else float(result.reward)
-    return obs.text, reward, obs.terminated, obs.truncated, obs.info
+    return observation_of(obs), reward, obs.terminated, obs.truncated, obs.info

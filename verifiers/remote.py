@@ -89,7 +89,8 @@ class RemoteSandbox(Sandbox):
                 continue
             if r.status_code in (429, 503):
                 if time.monotonic() + delay > busy_until:
-                    raise SandboxError(f"verifier service {self.url} stayed busy ({r.status_code}) for {self.busy_timeout_s:.0f}s")
+                    raise SandboxError(f"verifier service {self.url} stayed busy ({r.status_code}) "
+                                       f"for {self.busy_timeout_s:.0f}s")
                 self.busy_retries += 1
                 retry_after = float(r.headers.get("Retry-After", "0") or 0)
                 time.sleep(min(max(delay, 0.0), retry_after or delay))
@@ -131,7 +132,7 @@ class RemoteSandbox(Sandbox):
                     out.append(exc)
         return out
 
-    def warm(self) -> "RemoteSandbox":
+    def warm(self) -> RemoteSandbox:
         self.status()
         return self
 

@@ -46,10 +46,12 @@ TOKEN_ENV = "SELFGYM_VERIFIER_TOKEN"
 
 
 # ------------------------------------------------------------------------------ wire format
-def encode_job(files: dict[str, str | bytes], command: list[str], limits: Limits | None, stdin: bytes | None) -> dict[str, Any]:
+def encode_job(files: dict[str, str | bytes], command: list[str], limits: Limits | None,
+               stdin: bytes | None) -> dict[str, Any]:
     """A job as JSON (bytes as base64)."""
     return {
-        "files": {k: ({"b64": base64.b64encode(v).decode()} if isinstance(v, (bytes, bytearray)) else v) for k, v in files.items()},
+        "files": {k: ({"b64": base64.b64encode(v).decode()} if isinstance(v, (bytes, bytearray)) else v)
+                  for k, v in files.items()},
         "command": list(command),
         "limits": limits.to_dict() if limits is not None else None,
         "stdin": base64.b64encode(stdin).decode() if stdin else None,
@@ -123,7 +125,8 @@ def make_app(sandbox: Sandbox, token: str, *, capacity: int = 64, workers: int |
     def check_token(request: Request) -> None:
         got = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(got, expected):
-            raise HTTPException(status_code=401, detail="missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(status_code=401, detail="missing or wrong token",
+                                headers={"WWW-Authenticate": "Bearer"})
 
     app = FastAPI(title="selfgym verifier service", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -182,7 +185,8 @@ def make_app(sandbox: Sandbox, token: str, *, capacity: int = 64, workers: int |
         if not isinstance(jobs, list):
             return JSONResponse(status_code=422, content={"error": "expected {'jobs': [...]}"})
         if len(jobs) > capacity:
-            return JSONResponse(status_code=413, content={"error": f"batch of {len(jobs)} exceeds capacity {capacity}", "capacity": capacity})
+            return JSONResponse(status_code=413, content={"error": f"batch of {len(jobs)} exceeds capacity {capacity}",
+                                                          "capacity": capacity})
         if not jobs:
             return {"results": []}
         if not admission.take(len(jobs)):
@@ -228,7 +232,7 @@ class BackgroundServer:
         self.thread.join(timeout=15)
         self.sock.close()
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -288,8 +292,11 @@ class RaySandboxPool(Sandbox):
         self._cls = ray.remote(_SandboxHost)
         self.pg = placement_group([{"CPU": num_cpus, **(resources or {})} for _ in range(nodes)], strategy=strategy)
         ray.get(self.pg.ready(), timeout=120)
-        self.actors = [self._cls.options(**self._opts, scheduling_strategy=PlacementGroupSchedulingStrategy(self.pg, placement_group_bundle_index=i)).remote(*self._args)
-                       for i in range(nodes)]
+        self.actors = [
+            self._cls.options(**self._opts, scheduling_strategy=PlacementGroupSchedulingStrategy(
+                self.pg, placement_group_bundle_index=i)).remote(*self._args)
+            for i in range(nodes)
+        ]
         self._inflight = [0] * nodes
         self._lock = threading.Lock()
         self.replaced = 0
@@ -309,7 +316,7 @@ class RaySandboxPool(Sandbox):
                 actor = self.actors[i]
                 self._inflight[i] += 1
             try:
-                out = ray.get(actor.run.remote(job))
+                out: dict[str, Any] = ray.get(actor.run.remote(job))
             except RayActorError as exc:
                 errors.append(f"node pool {i} lost: {type(exc).__name__}")
                 self._replace(i, actor)
@@ -341,7 +348,7 @@ class RaySandboxPool(Sandbox):
 
         return ray.get([a.where.remote() for a in self.actors])
 
-    def warm(self) -> "RaySandboxPool":
+    def warm(self) -> RaySandboxPool:
         self.nodes()
         return self
 
@@ -392,7 +399,8 @@ def register_cli(sub) -> None:
     p.add_argument("--pool-size", type=int, default=None, help="warm sandbox workers (per node with --backend ray)")
     p.add_argument("--capacity", type=int, default=64, help="jobs admitted at once; more are refused with 429")
     p.add_argument("--nodes", type=int, default=2, help="with --backend ray: pools (one per node)")
-    p.add_argument("--node-backend", default="auto", choices=("docker", "process", "auto"), help="with --backend ray: each node's sandbox")
+    p.add_argument("--node-backend", default="auto", choices=("docker", "process", "auto"),
+                   help="with --backend ray: each node's sandbox")
     p.add_argument("--address", default=None, help="with --backend ray: the Ray cluster (default: start a local one)")
     p.set_defaults(func=_serve)
 

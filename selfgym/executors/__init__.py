@@ -12,7 +12,7 @@ with VectorEnv("selfgym/Arithmetic-v0", num_envs=2, mode="sync") as ex:
 | executor | where the envs live | made by |
 |---|---|---|
 | ``InProcess`` | this process, one after another | ``make_executor("inprocess", id, n)`` |
-| ``VectorEnv`` (sync / async) | a Gymnasium ``SyncVectorEnv`` / ``AsyncVectorEnv`` (subprocesses), lockstep | ``"sync"``, ``"async"`` |
+| ``VectorEnv`` | Gymnasium ``SyncVectorEnv`` / ``AsyncVectorEnv`` (lockstep) | ``"sync"``, ``"async"`` |
 | ``RayActors`` | Ray actors spread over a cluster's nodes (``SPREAD`` placement group) | ``"ray"`` |
 | ``EnvServers`` | sessions on OpenEnv-protocol servers (``selfgym serve-env``) | ``"envserver"`` |
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError
@@ -50,13 +51,13 @@ class Transport:
     name = "base"
     slots: int = 0
 
-    def reset(self, slot: int, seed: int, options: dict[str, Any] | None) -> Hashable:
+    def reset(self, slot: int, seed: int, options: dict[str, Any] | None) -> Any:
         raise NotImplementedError
 
-    def step(self, slot: int, action: str) -> Hashable:
+    def step(self, slot: int, action: str) -> Any:
         raise NotImplementedError
 
-    def wait(self, tickets: Sequence[Hashable]) -> list[tuple[Hashable, Any, BaseException | None]]:
+    def wait(self, tickets: Sequence[Any]) -> list[tuple[Any, Any, BaseException | None]]:
         raise NotImplementedError
 
     def release(self, slot: int) -> None:
@@ -69,7 +70,7 @@ class Transport:
     def close(self) -> None:
         """Free every env (actors, subprocesses, sessions)."""
 
-    def __enter__(self) -> "Transport":
+    def __enter__(self) -> Transport:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -157,7 +158,7 @@ def drive(
                           f"got {episodes}, {trials}, {max_steps}, {retries}")
     if transport.slots < 1:
         raise ConfigError(f"the {transport.name} executor has no envs")
-    keyed = isinstance(agent, KeyedAgent)
+    keyed = agent if isinstance(agent, KeyedAgent) else None
     agent.reset()
     slots: list[_Slot | None] = [None] * transport.slots
     alive = [True] * transport.slots
@@ -208,8 +209,8 @@ def drive(
             },
         )
         finished.append(ep)
-        if keyed:
-            agent.end_episode(slot.key)
+        if keyed is not None:
+            keyed.end_episode(slot.key)
         if on_episode is not None:
             on_episode(ep)
         return ep
@@ -219,8 +220,8 @@ def drive(
         assert slot is not None
         msg = f"{type(exc).__name__}: {exc}"[:500]
         slot.errors.append(msg)
-        if keyed and slot.phase == "step":
-            agent.end_episode(slot.key)
+        if keyed is not None and slot.phase == "step":
+            keyed.end_episode(slot.key)
         alive[i] = transport.repair(i)
         if slot.attempt <= retries:
             again = _Slot(job=slot.job, trial=slot.trial, attempt=slot.attempt + 1, seed=slot.seed,
@@ -251,8 +252,8 @@ def drive(
             if slot.phase == "reset":
                 slot.obs, slot.info = result
                 slot.phase = "step"
-                if keyed:
-                    agent.begin_episode(slot.key, slot.seed, slot.options or None)
+                if keyed is not None:
+                    keyed.begin_episode(slot.key, slot.seed, slot.options or None)
                 ready.append(i)
                 continue
             obs, reward, terminated, truncated, info = result
@@ -262,7 +263,8 @@ def drive(
             last = slot.steps[-1]  # appended when the action was sent
             step_info = {key: v for key, v in info.items() if key not in _BULKY}
             step_info.update(last.info)
-            last.reward, last.terminated, last.truncated, last.info = float(reward), bool(terminated), bool(truncated), step_info
+            last.reward, last.terminated, last.truncated = float(reward), bool(terminated), bool(truncated)
+            last.info = step_info
             last.timings["env"] = t_env
             done_ep = bool(terminated or truncated)
             agent.observe_result(info, float(reward), done_ep)
@@ -283,11 +285,13 @@ def drive(
             if not pending and (retry_jobs or next_job < episodes) and not any(alive):
                 break
             continue
-        obs_list = [slots[i].obs for i in ready]
-        info_list = [slots[i].info for i in ready]
+        live = [slots[i] for i in ready]
+        assert all(sl is not None for sl in live)
+        obs_list = [sl.obs for sl in live if sl is not None]
+        info_list = [sl.info for sl in live if sl is not None]
         t0 = time.perf_counter()
-        if keyed:
-            actions = agent.act_episodes([slots[i].key for i in ready], obs_list, info_list)
+        if keyed is not None:
+            actions = keyed.act_episodes([sl.key for sl in live if sl is not None], obs_list, info_list)
         else:
             actions = agent.act_batch(obs_list, info_list)
         t_agent = time.perf_counter() - t0
@@ -299,6 +303,7 @@ def drive(
             chats = [None] * len(ready)
         for k, i in enumerate(ready):
             slot = slots[i]
+            assert slot is not None
             c = comps[k]
             extra: dict[str, Any] = {}
             if keep_chats and chats[k] is not None:

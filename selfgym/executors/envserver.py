@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from selfgym.executors.driver import Transport
 
@@ -54,8 +55,10 @@ class EnvServers(Transport):
         client = self.clients[slot]
 
         async def call():
+            from selfgym.serve_env import observation_of
+
             r = await client.reset(seed=seed, options=options)
-            return r.observation.text, r.observation.info
+            return observation_of(r.observation), r.observation.info
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop)
 
@@ -69,8 +72,8 @@ class EnvServers(Transport):
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop)
 
-    def wait(self, tickets):
-        done, _ = cf.wait(tickets, return_when=cf.FIRST_COMPLETED)
+    def wait(self, tickets: Sequence[Any]):
+        done, _ = cf.wait(list(tickets), return_when=cf.FIRST_COMPLETED)
         done |= {t for t in tickets if t.done()}
         out = []
         for t in done:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -29,7 +30,8 @@ class InProcess(Transport):
     def __init__(self, env_id: str, num_envs: int = 1, env_kwargs: dict[str, Any] | None = None,
                  envs: Sequence[gym.Env] | None = None):
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
-        self.envs: list[gym.Env | None] = list(envs) if envs is not None else [make_env(env_id, env_kwargs) for _ in range(num_envs)]
+        made = envs if envs is not None else [make_env(env_id, env_kwargs) for _ in range(num_envs)]
+        self.envs: list[gym.Env | None] = list(made)
         self.slots = len(self.envs)
         self._done: dict[int, tuple[Any, BaseException | None]] = {}
         self._ids = itertools.count()
@@ -42,18 +44,24 @@ class InProcess(Transport):
             self._done[t] = (None, exc)
         return t
 
+    def _env(self, slot: int) -> gym.Env:
+        env = self.envs[slot]
+        if env is None:
+            raise RuntimeError(f"env {slot} could not be rebuilt")
+        return env
+
     def reset(self, slot, seed, options):
-        return self._call(lambda: self.envs[slot].reset(seed=seed, options=options))
+        return self._call(lambda: self._env(slot).reset(seed=seed, options=options))
 
     def step(self, slot, action):
-        return self._call(lambda: self.envs[slot].step(action))
+        return self._call(lambda: self._env(slot).step(action))
 
     def wait(self, tickets):
         return [(t, *self._done.pop(t)) for t in tickets if t in self._done]
 
     def repair(self, slot):
         try:
-            self.envs[slot].close()
+            self._env(slot).close()
         except Exception:  # noqa: BLE001 - the env is being replaced because it failed
             pass
         try:
@@ -73,41 +81,47 @@ class InProcess(Transport):
 
 
 class CarryInfo(gym.Wrapper):
-    """Hands the whole ``info`` dict through a vector env as one object.
+    """Hands each sub-env's observation and ``info`` through a vector env as one object.
 
     Vector envs batch each info key into a NumPy array whose dtype is set by the first env that
-    reported it (an int key later given 0.5 by another env would be truncated) and split nested
-    dicts into masks. Carrying the dict as one opaque object keeps every sub-env's info exact.
+    reported it (an int key later given 0.5 by another env would be truncated), split nested
+    dicts into masks, and turn structured observations (``Dict`` spaces) into batched arrays.
+    Carrying the env's own values as one opaque object keeps every sub-env's result exact.
     """
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return obs, {"selfgym": _Carried(info)}
+        return obs, {"selfgym": _Carried(obs, info)}
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, {"selfgym": _Carried(info)}
+        return obs, reward, terminated, truncated, {"selfgym": _Carried(obs, info)}
 
 
 class _Carried:
-    __slots__ = ("info",)
+    __slots__ = ("obs", "info")
 
-    def __init__(self, info: dict[str, Any]):
-        self.info = info
+    def __init__(self, obs: Any, info: dict[str, Any]):
+        self.obs, self.info = obs, info
 
     def __getstate__(self):
-        return self.info
+        return (self.obs, self.info)
 
     def __setstate__(self, state):
-        self.info = state
+        self.obs, self.info = state
 
 
-def _unbatch(infos: dict[str, Any], i: int) -> dict[str, Any]:
-    return infos["selfgym"][i].info
+def _unbatch(infos: dict[str, Any], i: int) -> tuple[Any, dict[str, Any]]:
+    carried = infos["selfgym"][i]
+    return carried.obs, carried.info
 
 
 class VectorEnv(Transport):
     """A Gymnasium vector env (``mode`` "sync" or "async"), stepped in lockstep.
+
+    ``async`` sub-envs start through a multiprocessing fork server (``context``), which is safe
+    when this process runs threads (a browser driver, a sandbox pool); as with any non-fork
+    start method, a script that uses it needs an ``if __name__ == "__main__":`` guard.
 
     Built with ``gymnasium.make_vec`` and autoreset disabled, so each sub-env is reset with its
     own job seed (``options["reset_mask"]``). Vector envs step every sub-env at once: the driver's
@@ -117,7 +131,9 @@ class VectorEnv(Transport):
     is rebuilt.
     """
 
-    def __init__(self, env_id: str, num_envs: int = 2, mode: str = "sync", env_kwargs: dict[str, Any] | None = None):
+    def __init__(self, env_id: str, num_envs: int = 2, mode: str = "sync", env_kwargs: dict[str, Any] | None = None,
+                 context: str = "forkserver"):
+        self.context = context
         if mode not in ("sync", "async"):
             raise ValueError(f"vector mode must be 'sync' or 'async', got {mode!r}")
         self.name = f"vector-{mode}"
@@ -130,6 +146,7 @@ class VectorEnv(Transport):
         self._running = np.zeros(num_envs, dtype=bool)   # a sub-env mid-episode
         self._idle = np.zeros(num_envs, dtype=bool)      # released by the driver: padding
         self._done: dict[int, tuple[Any, BaseException | None]] = {}
+        self._started = False  # every sub-env reset once
 
     def _make(self):
         import selfgym  # noqa: F401
@@ -137,6 +154,12 @@ class VectorEnv(Transport):
         kwargs: dict[str, Any] = {"autoreset_mode": gym.vector.AutoresetMode.DISABLED}
         if self.mode == "async":
             kwargs["shared_memory"] = False  # Text observations cannot live in shared memory
+            # fork would copy this process's threads' locks (a browser driver, a sandbox pool) mid-use;
+            # the fork server starts clean, imports selfgym once, and forks each sub-env from there
+            import multiprocessing
+
+            multiprocessing.set_forkserver_preload(["selfgym", "selfgym.executors.local"])
+            kwargs["context"] = self.context
         return gym.make_vec(self.env_id, num_envs=self.slots, vectorization_mode=self.mode,
                             vector_kwargs=kwargs, wrappers=[CarryInfo], **self.env_kwargs)
 
@@ -180,9 +203,22 @@ class VectorEnv(Transport):
         for i in range(self.slots):
             self._running[i] = not (terms[i] or truncs[i])
             if i in sent:
-                self._done[sent[i][0]] = ((obs[i], float(rewards[i]), bool(terms[i]), bool(truncs[i]), _unbatch(infos, i)), None)
+                o, info = _unbatch(infos, i)
+                self._done[sent[i][0]] = ((o, float(rewards[i]), bool(terms[i]), bool(truncs[i]), info), None)
 
     def _do_resets(self, resets: dict[int, tuple[int, int | None, dict | None]]) -> None:
+        if not self._started:  # a partial reset needs every sub-env to have an observation already
+            others = [i for i in range(self.slots) if i not in resets]
+            if others:
+                try:
+                    self._reset_group(others, [None] * len(others), None)
+                except Exception as exc:  # noqa: BLE001
+                    for t, _, _ in resets.values():
+                        self._done[t] = (None, exc)
+                    self._rebuild()
+                    return
+                self._idle[others] = True  # padding until the driver gives them a job
+            self._started = True
         groups: dict[str, list[int]] = {}
         for slot, (_, _, options) in resets.items():
             groups.setdefault(repr(options), []).append(slot)
@@ -197,15 +233,15 @@ class VectorEnv(Transport):
                 continue
             for s in slots:
                 self._idle[s] = False
-                self._done[resets[s][0]] = ((obs[s], _unbatch(infos, s)), None)
+                self._done[resets[s][0]] = (_unbatch(infos, s), None)
 
     def _reset_group(self, slots: list[int], seeds: list[int | None], options: dict | None):
         mask = np.zeros(self.slots, dtype=bool)
         mask[slots] = True
         seed_list: list[int | None] = [None] * self.slots
-        for s, sd in zip(slots, seeds):
+        for s, sd in zip(slots, seeds, strict=True):
             seed_list[s] = sd
-        obs, infos = self.vec.reset(seed=seed_list, options={**(options or {}), "reset_mask": mask})
+        obs, infos = self.vec.reset(seed=seed_list, options={**(options or {}), "reset_mask": mask})  # pyright: ignore[reportArgumentType]
         self._running[slots] = True
         return obs, infos
 
@@ -222,6 +258,7 @@ class VectorEnv(Transport):
             pass
         self.vec = self._make()
         self._running[:] = False
+        self._started = False
 
     def wait(self, tickets):
         self._flush()
