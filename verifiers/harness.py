@@ -384,8 +384,12 @@ def _load() -> dict:
     or candidate code, so a failure here is never the candidate's."""
     with open("job.json", "rb") as f:
         spec = json.loads(f.read())
-    with open("solution.py", encoding="utf-8", errors="replace") as f:
-        LOADED["solution"] = f.read()
+    try:
+        with open("solution.py", encoding="utf-8", errors="replace") as f:
+            LOADED["solution"] = f.read()
+    except (OSError, MemoryError) as exc:  # the candidate's own size: its failure, not ours
+        LOADED["solution"] = ""
+        LOADED["solution_error"] = _short(f"the solution could not be read: {_exc_text(exc)}")
     if spec["mode"] == "tests":
         with open("tests.py", encoding="utf-8") as f:
             source = f.read()
@@ -416,8 +420,8 @@ def main() -> int:
         pass
     spec = _load()
     _started()
-    if "tests_error" in LOADED:
-        calls, fatal = {}, LOADED["tests_error"]
+    if "tests_error" in LOADED or "solution_error" in LOADED:
+        calls, fatal = {}, LOADED.get("tests_error") or LOADED["solution_error"]
         failed = {j: fatal for j in range(len(spec["names"]))}
     else:
         calls, failed, fatal = _gather(spec, float(spec["timeout_s"]))

@@ -315,10 +315,11 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: in
         try:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             os.write(2, f"selfgym runner: could not start the job: {exc!r} (runner line {where.lineno})\n".encode())
-            if not started and not (isinstance(exc, OSError) and exc.errno in (28, 27, 122)) \
-                    and not isinstance(exc, ValueError):
-                # not the job's doing (a full disk or a bad path is): say so on the start pipe
-                os.write(st_w, b"I" + repr(exc).encode()[:200])
+            if not started:  # say on the start pipe whose doing it was
+                jobs = isinstance(exc, ValueError) or isinstance(exc, OSError) and exc.errno in (27, 28, 122)
+                # a bad path, or files too big for the job's disk (EFBIG, ENOSPC, EDQUOT): the job's;
+                # anything else: ours
+                os.write(st_w, b"T" if jobs else b"I" + repr(exc).encode()[:200])
         finally:
             os._exit(127)
 
@@ -497,7 +498,7 @@ class Runner:
         if start[:1] == b"I":  # the job could not be set up, for no fault of its own
             return {"infra_error": "the runner could not set up the job: " + bytes(start[1:]).decode("utf-8", "replace"),
                     "recycle": True}
-        if self._trusted(job) and start[:1] != b"S" and reason != "timeout":
+        if self._trusted(job) and start[:1] not in (b"S", b"T") and reason != "timeout":
             # the check harness ended before it ran any task or candidate code: not the candidate's doing
             tail = bytes(err[-300:]).decode("utf-8", "replace").strip()
             return {"infra_error": f"the checker failed before it ran any task code (status {code}): {tail}",

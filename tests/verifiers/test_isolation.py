@@ -378,3 +378,14 @@ def test_forged_deep_or_huge_records_in_io_mode_fail_the_case_and_never_reach_th
     v = run_io_cases(forge, entry_point="f", cases=[{"args": [1], "expected": 2}], sandbox=sb)
     assert v.status == Status.TASK_FAILURE and not v.passed and v.reward == 0.0, v
     assert run_io_cases("def f(x):\n    return 2 * x\n", entry_point="f", cases=[{"args": [1], "expected": 2}], sandbox=sb).passed
+
+
+@pytest.mark.parametrize("backend", ["docker", "process"])
+def test_a_candidate_too_big_for_its_files_is_a_task_failure_not_infra(request, backend):
+    """A solution larger than the job may write (FAST: a 16 MB work directory) fails the job's
+    setup before the harness starts: that is the candidate's doing, never an infrastructure error."""
+    sb = request.getfixturevalue(f"{backend}_sandbox")
+    huge = HONEST + "# " + "x" * (17 << 20) + "\n"
+    v = run_tests(huge, TESTS, entry_point="solve", sandbox=sb)
+    assert v.status == Status.TASK_FAILURE and v.reward == 0.0, v
+    assert run_tests(HONEST, TESTS, entry_point="solve", sandbox=sb).passed
