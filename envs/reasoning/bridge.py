@@ -10,7 +10,10 @@ Plain functions that ``ReasoningEnv``, the tests and any runner share.
   and the configuration spans levels 0..level (reasoning-gym's inclusive mode, the one its
   generators are tuned for). ``level=None`` keeps the dataset's defaults.
 - ``score(task, answer)`` calls the dataset's scorer; its value in [0, 1] is the reward. A scorer
-  that raises is a verifier failure (``Verdict.infra_error``), never a score of 0.
+  that raises on the answer but still scores its own reference answer failed because of the
+  answer (a task failure); one that raises on its reference too is a verifier failure
+  (``Verdict.infra_error``), never a score of 0. For scorers that ``eval`` the answer, answers
+  holding code or explosive arithmetic are refused first (``unsafe_answer``).
 
 Datasets are cached per (name, configuration, seed); items are drawn by index from blocks of
 ``BLOCK`` so that generating a task is cheap after the first.
@@ -152,17 +155,67 @@ def extract_answer(text: str) -> str:
     return (found if found is not None else text).strip()
 
 
+#: Some reasoning-gym scorers pass the answer to ``eval`` or sympy's ``parse_expr`` (which evals) in
+#: this process. For those datasets an answer is refused before scoring (a task failure) when it
+#: holds what code needs to escape an arithmetic expression, or what makes sympy compute without
+#: end. This narrows, but does not close, the gap: see docs/SECURITY.md, "Host-side code".
+MAX_EVAL_ANSWER_CHARS = 50_000
+_CODE_LIKE = re.compile(
+    r"__|\\|\b(?:lambda|import|exec|eval|compile|open|getattr|setattr|delattr|hasattr|globals|locals|vars|"
+    r"breakpoint|input|help|exit|quit|memoryview|bytearray|bytes|chr|ord|type|object|super|dir|classmethod|"
+    r"staticmethod|property|lambdify|sympify|parse_expr|preview|init_session|init_printing|os|sys|subprocess)\b")
+_EXPLOSIVE = re.compile(r"\d{200}|(?<![\w.])\d+(?:\.\d*)?[eE][+-]?\d{4}|(?:\*\*|\^)[ \t\w.()]{0,40}?(?:\*\*|\^)|(?:\*\*|\^)\s*\(?\s*\d{4}")
+_EVALUATES: dict[type, bool] = {}
+
+
+def _evaluates_answers(dataset: Any) -> bool:
+    """Whether a dataset's scorer may ``eval`` the answer (its module calls eval or a sympy parser)."""
+    cls = type(dataset)
+    if cls not in _EVALUATES:
+        import inspect
+
+        try:
+            source = inspect.getsource(inspect.getmodule(cls))
+        except (OSError, TypeError):
+            source = "eval("
+        _EVALUATES[cls] = any(k in source for k in ("eval(", "parse_expr", "sympify", "exec("))
+    return _EVALUATES[cls]
+
+
+def unsafe_answer(dataset: Any, answer: str) -> str | None:
+    """Why ``answer`` must not reach ``dataset``'s scorer, or None."""
+    if not _evaluates_answers(dataset):
+        return None
+    if len(answer) > MAX_EVAL_ANSWER_CHARS:
+        return f"the answer is longer than {MAX_EVAL_ANSWER_CHARS} characters"
+    if _CODE_LIKE.search(answer):
+        return "the answer contains Python code (names such as eval or open, '__', or backslashes); it is not scored"
+    if _EXPLOSIVE.search(answer):
+        return "the answer builds numbers too large to evaluate (long digit runs, huge exponents, towers of powers)"
+    return None
+
+
 def score(task: Task, answer: str) -> Verdict:
-    """Score an extracted answer with the dataset's own scorer."""
+    """Score an extracted answer with the dataset's own scorer (refusing unsafe answers first)."""
     p = task.payload
     try:
         dataset = _dataset(p["dataset"], json.dumps(p.get("config", {}), sort_keys=True), int(p.get("seed", 0)))
     except KeyError as exc:
         raise TaskError(f"reasoning task {task.id!r} lacks payload key {exc}") from exc
+    refused = unsafe_answer(dataset, answer)
+    if refused:
+        return Verdict(reward=0.0, passed=False, status=Status.TASK_FAILURE,
+                       checks=[CheckResult("answer_safe_to_score", False, refused, got=answer[:200])], error=refused)
     try:
         value = float(dataset.score_answer(answer, p["entry"]))
-    except Exception as exc:  # a scorer crash is the verifier's failure, not the agent's
-        return Verdict.infra_error(f"the {p['dataset']!r} scorer raised {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        why = f"the {p['dataset']!r} scorer raised {type(exc).__name__}: {str(exc)[:200]}"
+        try:  # a scorer that still reads its own reference answer failed on this answer: the agent's failure
+            float(dataset.score_answer(str(p["entry"].get("answer")), p["entry"]))
+        except Exception:  # noqa: BLE001 - it fails on its reference too: the verifier's failure, never a 0
+            return Verdict.infra_error(why)
+        return Verdict(reward=0.0, passed=False, status=Status.TASK_FAILURE,
+                       checks=[CheckResult("reasoning_gym_score", False, why, got=answer[:200])], error=why)
     passed = value >= 1.0
     return Verdict(
         reward=value, passed=passed, status=Status.OK if passed else Status.TASK_FAILURE,

@@ -119,6 +119,7 @@ _TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _ALLOWED_CHARS = re.compile(r"^[0-9A-Za-z+\-*/^()., ]*$")
 _IDENT = re.compile(r"[A-Za-z]+")
 _DECIMAL = re.compile(r"\d*\.\d+|\d+\.?")
+_BIG_EXPONENT = re.compile(r"\d\.?[eE][+-]?\d{3}")
 
 
 def last_tagged(text: str, tag: str = "answer") -> str | None:
@@ -213,6 +214,8 @@ def parse(answer: str):
         return None, f"the answer contains characters that are not allowed: {bad}"
     if "." in _DECIMAL.sub("", answer):
         return None, "a '.' may only appear inside a decimal number"
+    if _BIG_EXPONENT.search(answer):  # sympy turns 1e999999 into a number at a cost quadratic in the exponent
+        return None, "a number's exponent is too large (write at most two digits after the e)"
     names = set(_IDENT.findall(answer))
     unknown = sorted(n for n in names if n not in FUNCTIONS + CONSTANTS and n != "e")
     if unknown:

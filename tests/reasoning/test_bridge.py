@@ -59,7 +59,12 @@ def test_errors_name_the_problem_and_the_fix():
         bridge.check_dataset("countdwn")
     with pytest.raises(ConfigError, match="rejected the configuration"):
         bridge.make_task("basic_arithmetic", config={"min_terms": 9, "max_terms": 2})
-    crashed = bridge.score(bridge.make_task("prime_factorization", level=0), "not a number")
+    task = bridge.make_task("prime_factorization", level=0)
+    crashed = bridge.score(task, "not a number")  # the scorer still reads its reference: the answer's fault
+    assert crashed.status == selfgym.Status.TASK_FAILURE and crashed.reward == 0.0 and "scorer raised" in crashed.error
+    broken = Task.from_dict({**task.to_dict(), "payload": {**task.payload, "entry": {**task.payload["entry"],
+                                                                                     "answer": "not a number"}}})
+    crashed = bridge.score(broken, "not a number")  # it cannot read its own reference: the verifier's fault
     assert crashed.is_infra_error and "scorer raised" in crashed.error
 
 
