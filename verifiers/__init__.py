@@ -108,6 +108,15 @@ def default_sandbox() -> Sandbox:
         return _default
 
 
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _close_default() -> None:
     global _default
     if _default is not None:

@@ -228,6 +228,16 @@ class DockerWorker(Worker):
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+def _after_fork_in_child() -> None:
+    global _client, _client_lock, _pending_lock
+    _client = None  # the parent's HTTP connections are not ours to share
+    _client_lock, _pending_lock = threading.Lock(), threading.Lock()  # either may have been held at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def remove_container(api, cid: str, tries_s: float = REMOVE_TRIES_S) -> bool:
     """Remove a container in any state, retrying while the engine is away; True once gone.
     A container still there after ``tries_s`` is remembered and retried by the next reaper pass."""
@@ -298,8 +308,6 @@ class DockerSandbox(Sandbox):
         return self._api
 
     def _after_fork_in_child(self) -> None:
-        global _client
-        _client = None  # the parent's HTTP connections are not ours to share
         self._set_owner()
         super()._after_fork_in_child()
 

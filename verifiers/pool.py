@@ -250,8 +250,7 @@ class Sandbox:
         """This object was copied into a forked child: forget the parent's workers, start afresh.
         (Runs inside ``os.fork``: no I/O beyond closing this process's copies of handles.)"""
         old = self.pool
-        with old._cond:
-            idle = list(old._idle)
+        idle = list(old._idle)  # no lock: another thread of the parent may have held it at the fork
         for w in idle:
             try:
                 w.forget()

@@ -389,3 +389,36 @@ def test_a_candidate_too_big_for_its_files_is_a_task_failure_not_infra(request, 
     v = run_tests(huge, TESTS, entry_point="solve", sandbox=sb)
     assert v.status == Status.TASK_FAILURE and v.reward == 0.0, v
     assert run_tests(HONEST, TESTS, entry_point="solve", sandbox=sb).passed
+
+
+def _use_inherited(sb, q) -> None:
+    res = sb.run({"a.py": "print('child job')"}, ["python3", "a.py"])
+    q.put((res.stdout, sb.pool_id))
+
+
+@pytest.mark.docker
+def test_a_sandbox_copied_into_a_forked_child_leaves_the_parents_workers_alone():
+    """The child of a fork starts workers of its own (under its own owner label), removes them
+    when it ends (multiprocessing children skip atexit), and the parent's pool keeps working."""
+    import multiprocessing
+
+    from selfgym.verifiers.docker_backend import POOL_LABEL
+
+    sb = get_sandbox("docker", limits=FAST, pool_size=1)
+    try:
+        assert sb.run({"a.py": "print('parent job')"}, ["python3", "a.py"]).stdout == "parent job\n"
+        parents = _ours(sb.api, **{POOL_LABEL: sb.pool_id})
+        assert len(parents) == 1
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_use_inherited, args=(sb, q))
+        child.start()
+        out, child_pool = q.get(timeout=120)
+        child.join(120)
+        assert out == "child job\n" and child.exitcode == 0
+        assert child_pool != sb.pool_id
+        assert _ours(sb.api, **{POOL_LABEL: child_pool}) == []  # the child removed its own on the way out
+        assert [c["Id"] for c in _ours(sb.api, **{POOL_LABEL: sb.pool_id})] == [c["Id"] for c in parents]
+        assert sb.run({"a.py": "print('parent again')"}, ["python3", "a.py"]).stdout == "parent again\n"
+    finally:
+        sb.close()
