@@ -18,17 +18,88 @@ or one JSON object holding a CaT record (``instruction``, ``interface`` or ``ent
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from selfgym import safejson
 from selfgym.types import Task
 
 from selfgym.envs.code.extract import extract_code
 from selfgym.envs.code.taskformat import FAMILY, fingerprint
 
-_TAG = re.compile(r"<(instruction|entry_point|signature|solution|verification|failure_case)>(.*?)</\1>", re.DOTALL)
-_JSON_FENCE = re.compile(r"```(?:json)?\s*\n(\{.*?\})\s*```", re.DOTALL)
+_TAG_NAMES = ("instruction", "entry_point", "signature", "solution", "verification", "failure_case")
+_TAG = re.compile(r"<(/?)(" + "|".join(_TAG_NAMES) + r")>")
+_FENCE_LEAD = re.compile(r"(?:json)?\s*\n(?=\{)")
+
+
+def _tagged(text: str) -> list[tuple[str, str]]:
+    """Every ``<name>body</name>`` section in order, as a non-greedy regex with a back-reference
+    would find them, in linear time (each opening tag's close is found by bisection)."""
+    opens, closes = [], {name: [] for name in _TAG_NAMES}
+    for m in _TAG.finditer(text):
+        if m.group(1):
+            closes[m.group(2)].append(m)
+        else:
+            opens.append(m)
+    out, pos = [], 0
+    for m in opens:
+        if m.start() < pos:
+            continue
+        ends = closes[m.group(2)]
+        k = _first_after(ends, m.end())
+        if k < len(ends):
+            out.append((m.group(2), text[m.end():ends[k].start()]))
+            pos = ends[k].end()
+    return out
+
+
+def _first_after(matches: list, pos: int) -> int:
+    lo, hi = 0, len(matches)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if matches[mid].start() < pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _json_fence(text: str) -> str | None:
+    """The ``{...}`` of the first ```json fence (```, optional "json", a newline, then an object
+    up to the first ``}`` that is followed by a closing ```), in linear time."""
+    fences = [m.start() for m in re.finditer("(?=```)", text)]
+    closers = []  # (fence position, index of the "}" before it)
+    for q in fences:
+        k = q - 1
+        while k >= 0 and text[k].isspace():
+            k -= 1
+        if k >= 0 and text[k] == "}":
+            closers.append((q, k))
+    for p in fences:
+        lead = _FENCE_LEAD.match(text, p + 3)
+        if not lead:
+            continue
+        start = lead.end()
+        n = _first_after_pos(closers, start + 1)
+        while n < len(closers) and closers[n][1] < start:  # the "}" must lie inside the fence
+            n += 1
+        if n < len(closers):
+            return text[start:closers[n][1] + 1]
+        return None  # no later fence can close either
+    return None
+
+
+def _first_after_pos(items: list[tuple[int, int]], pos: int) -> int:
+    lo, hi = 0, len(items)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if items[mid][0] < pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 _SIG = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(")
 
 
@@ -70,7 +141,7 @@ def parse_proposal(text: str, *, level: int | None = None, topic: str | None = N
     """Read a proposal (tags or JSON) into a code Task with a content-derived id."""
     if not isinstance(text, str) or not text.strip():
         raise ProposalError("the proposal is empty")
-    tags = _TAG.findall(text)
+    tags = _tagged(text)
     if tags:
         fields: dict[str, Any] = {"failure_cases": []}
         for name, body in tags:
@@ -80,11 +151,11 @@ def parse_proposal(text: str, *, level: int | None = None, topic: str | None = N
                 fields.setdefault(name, body.strip())
         parsed = _from_fields(fields)
     else:
-        m = _JSON_FENCE.search(text)
-        raw = m.group(1) if m else text.strip()
+        fenced = _json_fence(text)
+        raw = fenced if fenced is not None else text.strip()
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = safejson.loads(raw, what="the JSON proposal")
+        except safejson.JSONError:
             raise ProposalError("no <instruction>...</instruction> sections and no JSON object found") from None
         if not isinstance(data, dict):
             raise ProposalError("the JSON proposal must be an object")

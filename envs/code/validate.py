@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from selfgym import safejson
 from selfgym.errors import SandboxError
 from selfgym.types import Task, Verdict
 
@@ -133,13 +134,13 @@ def _probe_verification(task: Task, sandbox, limits) -> str | None:
         return f"the verification code does not finish loading within {lim.timeout_s:g}s"
     if res.outcome != "ok":
         return f"the verification code hit a sandbox limit while loading ({res.outcome})"
-    for line in reversed(res.stdout.splitlines()):
-        try:
-            data = json.loads(line)
-        except ValueError:
+    for line in reversed(res.stdout.splitlines()[-50:]):
+        try:  # the sandbox's output: size and depth limited, never an exception out of the validator
+            data = safejson.loads(line, max_chars=1 << 16, max_depth=8, what="the probe's report")
+        except safejson.JSONError:
             continue
-        if isinstance(data, dict) and "ok" in data:
-            return None if data["ok"] else f"the verification code crashes when loaded: {data['error']}"
+        if isinstance(data, dict) and isinstance(data.get("ok"), bool):
+            return None if data["ok"] else f"the verification code crashes when loaded: {str(data.get('error'))[:400]}"
     return f"the verification code could not be loaded (exit status {res.exit_code}: {res.stderr[-200:].strip()})"
 
 

@@ -6,6 +6,7 @@ appear in the next observation as a line of the env's own (docs/SECURITY.md, "Ho
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from selfgym.envs.code.env import CodeTaskEnv
 from selfgym.envs.code.extract import extract_code, fenced_blocks, parse_code, precheck
+from selfgym.envs.code.proposal import ProposalError, _json_fence, _tagged, parse_proposal
 from selfgym.envs.code.sources import load_bundled
 from selfgym.quoting import QUOTE_PREFIX
 
@@ -124,3 +126,28 @@ def test_the_candidate_cannot_print_the_envs_own_lines(sandbox, task, how):
     if how != "syntax_error":
         assert candidate_lines, obs  # the text is shown (the agent may learn from it) ...
     assert all(ln.startswith(QUOTE_PREFIX) for ln in candidate_lines), obs  # ... but only quoted
+
+
+# ------------------------------------------------------------------ self-challenging proposals
+_TAG_RE = re.compile(r"<(instruction|entry_point|signature|solution|verification|failure_case)>(.*?)</\1>", re.DOTALL)
+_FENCE_RE = re.compile(r"```(?:json)?\s*\n(\{.*?\})\s*```", re.DOTALL)
+proposal_bits = st.sampled_from(["<solution>", "</solution>", "<failure_case>", "</failure_case>", "<instruction>",
+                                 "</instruction>", "```", "json", "{", "}", " ", "\n", "x", "`"])
+
+
+@SETTINGS
+@given(st.lists(proposal_bits, max_size=30).map("".join))
+def test_proposal_sections_are_read_as_the_regular_expressions_did(text):
+    """The linear readers give what the (quadratic) patterns they replace gave."""
+    assert _tagged(text) == _TAG_RE.findall(text)
+    m = _FENCE_RE.search(text)
+    assert _json_fence(text) == (m.group(1) if m else None)
+
+
+@pytest.mark.parametrize("text", ["<solution>" * 20_000, "```\n{" * 20_000, "[" * 100_000, '{"a":' * 30_000,
+                                  "```json\n{" + '"a":' * 20_000 + "}```", "<instruction>" + "x" * 10 ** 6])
+def test_a_hostile_proposal_is_a_proposal_error(text):
+    t0 = time.perf_counter()
+    with pytest.raises(ProposalError):
+        parse_proposal(text)
+    assert time.perf_counter() - t0 < BOUND_S
