@@ -134,21 +134,35 @@ def test_environment_factory_rollouts_are_scored_by_the_env(default_model, tmp_p
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     model, tok = _trainer_parts(default_model)
     ensure_tool_template(tok)
-    scored = []
+    scored, stepped = [], []
 
-    class Counting(ToolUseEnvironment):
+    class Counting(environment_class(ARITH, level=1, max_attempts=1)):
+        def _act(self, action):
+            stepped.append(action)  # a tool call turned into an env step
+            return super()._act(action)
+
         def get_reward(self) -> float:
             scored.append(self.last_info.get("task_id"))
             return super().get_reward()
 
-    ds = datasets.Dataset.from_dict({"prompt": [[{"role": "user", "content": "Solve the task with the tools.\n\n"}]] * 2,
-                                     "seed": [0, 1]})
-    trainer = GRPOTrainer(model=model, args=_config(tmp_path, max_steps=1, per_device_train_batch_size=2,
-                                                    num_generations=2, max_completion_length=32,
+    # Two worked calls in the prompt: the 135M model then answers with a <tool_call> (8 of 8
+    # samples when this test was written), which TRL dispatches to the submit_answer method.
+    def call(n):
+        return {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "submit_answer", "arguments": {"answer": n}}}]}
+
+    ask = "Answer with the submit_answer tool.\n\n"
+    shots = [{"role": "user", "content": ask + "Compute 2 + 3."}, call(5),
+             {"role": "user", "content": ask + "Compute 7 - 4."}, call(3),
+             {"role": "user", "content": ask}]
+    ds = datasets.Dataset.from_dict({"prompt": [shots] * 4, "seed": [0, 1, 2, 3]})
+    trainer = GRPOTrainer(model=model, args=_config(tmp_path, max_steps=1, per_device_train_batch_size=4,
+                                                    num_generations=4, max_completion_length=48,
                                                     max_tool_calling_iterations=1),
                           train_dataset=ds, processing_class=tok, environment_factory=Counting)
     trainer.train()
-    assert len(scored) == 2 and all(scored)
+    assert len(scored) == 4 and all(scored)
+    assert stepped and all(a.strip().lstrip("-").isdigit() for a in stepped), stepped  # submit_answer's text
     assert any("rewards/Counting/mean" in h for h in trainer.state.log_history)
 
 
