@@ -271,7 +271,8 @@ def parse_output_lm_selfplay(raw: str, counts: Sequence[int], *, must_propose: b
             return Parsed(INVALID, content=s, error=ERR_THREE_NUMBERS)
         if not all(0 <= k <= n for k, n in zip(numbers, counts, strict=False)):
             return Parsed(INVALID, content=s, error=ERR_ABOVE_TOTAL)
-        keep = tuple(int(x) for x in _NUMBER.findall(text)[:3])
+        first = _NUMBER.findall(text)[:3]
+        keep = (int(first[0]), int(first[1]), int(first[2]))
         return Parsed(PROPOSE, content=s, proposal=keep)
     if s.startswith("[message]"):
         if "[message]" in s[10:] or "[propose]" in s[10:]:

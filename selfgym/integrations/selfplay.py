@@ -285,7 +285,8 @@ def sft_on_examples(policy: Policy, examples: Sequence[dict[str, Any]], *, outpu
     """
     torch = require("torch", "trl", "behaviour cloning")
     datasets = require("datasets", "trl", "behaviour cloning")
-    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
 
     if not examples:
         raise ConfigError("no behaviour-cloning examples to train on")
@@ -493,7 +494,7 @@ class SelfPlayRollout:
 
 
 def seat_reward(prompts: Any = None, completions: Any = None, seat_reward: Sequence[float] = (),
-                **_: Any) -> list[float]:
+                **_: Any) -> list[float | None]:
     """The GRPO reward function of ``SelfPlayRollout``: each sample's own seat reward."""
     return [float(r) for r in seat_reward]
 
@@ -509,7 +510,8 @@ def trl_grpo_step(policy: Policy, tasks: Sequence[Any], *, group_size: int, outp
     torch = require("torch", "trl", "GRPO")
     datasets = require("datasets", "trl", "GRPO")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from trl import GRPOConfig, GRPOTrainer
+    from trl.trainer.grpo_config import GRPOConfig
+    from trl.trainer.grpo_trainer import GRPOTrainer
 
     template = training_chat_template(policy.tokenizer)
     if template is not None and template != policy.tokenizer.chat_template:
