@@ -130,6 +130,25 @@ def plot(metrics: dict, path: str) -> None:
     plt.close(fig)
 
 
+def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets: list, rounds: list, t0: float) -> dict:
+    """heldout.jsonl (per-task 0/1 at every evaluation), metrics.json and learning.png, so far."""
+    from selfgym.integrations import selfimprove as si
+
+    diff, lo, hi = si.paired_bootstrap(win_sets[0], win_sets[-1])
+    with open(os.path.join(args.out, "heldout.jsonl"), "w") as f:
+        for i, t in enumerate(held):
+            f.write(json.dumps({"task": t.id, **{row["name"]: w[i] for row, w in zip(rows, win_sets)}}) + "\n")
+    metrics = {"env_id": args.env_id, "env_kwargs": env_kwargs, "loop": f"expert_iteration/{args.label}",
+               "heldout": rows, "change": {"mean": diff, "lo": lo, "hi": hi},
+               "beyond_interval": rows[-1]["rate"] > rows[0]["hi"] or rows[-1]["rate"] < rows[0]["lo"],
+               "rounds": rounds, "seconds": time.time() - t0, "args": dataclasses.asdict(args)}
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    if rounds:
+        plot(metrics, os.path.join(args.out, "learning.png"))
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.label not in ("verifier", "majority"):
@@ -240,26 +259,18 @@ def main(argv: list[str] | None = None) -> dict:
         rounds.append(entry)
         log.write(json.dumps(entry) + "\n")
         log.flush()
+        write_results(args, env_kwargs, held, rows, win_sets, rounds, t0)  # a stopped run keeps its rounds
         print(f"[{time.time() - t0:6.0f}s] round {r + 1}: sampled success {entry['sample_success']:.1%}, "
               f"trained on {len(examples)} ({accepted_correct} correct), {stats['steps']} steps, "
               f"loss {stats['loss_first']} -> {stats['loss_last']}", flush=True)
     log.close()
     data_file.close()
-    diff, lo, hi = si.paired_bootstrap(wins0, win_sets[-1])
-    with open(os.path.join(args.out, "heldout.jsonl"), "w") as f:
-        for i, t in enumerate(held):
-            f.write(json.dumps({"task": t.id, **{row["name"]: w[i] for row, w in zip(rows, win_sets)}}) + "\n")
-    metrics = {"env_id": args.env_id, "env_kwargs": env_kwargs, "loop": f"expert_iteration/{args.label}",
-               "heldout": rows, "change": {"mean": diff, "lo": lo, "hi": hi},
-               "beyond_interval": rows[-1]["rate"] > before["hi"] or rows[-1]["rate"] < before["lo"],
-               "rounds": rounds, "seconds": time.time() - t0, "args": dataclasses.asdict(args)}
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    plot(metrics, os.path.join(args.out, "learning.png"))
+    metrics = write_results(args, env_kwargs, held, rows, win_sets, rounds, t0)
     if args.save_model:
         model.save_pretrained(os.path.join(args.out, "model"))
         tokenizer.save_pretrained(os.path.join(args.out, "model"))
     print(si.format_table(rows))
+    diff, lo, hi = (metrics["change"][k] for k in ("mean", "lo", "hi"))
     print(f"change after {args.rounds} round(s): {diff:+.1%} (paired 95% bootstrap interval [{lo:+.1%}, {hi:+.1%}]); "
           f"final rate {'outside' if metrics['beyond_interval'] else 'inside'} the before interval; "
           f"{metrics['seconds']:.0f}s")
