@@ -135,7 +135,7 @@ class DockerWorker(Worker):
             self.wait_ready(60.0)
         except Exception as exc:
             tail = self._logs()
-            self.close()
+            self.close(tries_s=2.0)  # the engine may be down: the pool's close or the reaper finish it
             raise SandboxError(f"cannot start a sandbox container from {image}: {exc}; {tail}") from exc
         finally:
             listener.close()
@@ -211,7 +211,7 @@ class DockerWorker(Worker):
         except OSError:
             pass
 
-    def close(self) -> None:
+    def close(self, tries_s: float = REMOVE_TRIES_S) -> None:
         try:
             if self._sock is not None:
                 self._sock.close()
@@ -224,7 +224,7 @@ class DockerWorker(Worker):
             except Exception:  # noqa: BLE001 - the engine is down: the pool's close or the reaper sweeps later
                 ids = []
         for cid in ids:
-            remove_container(self.api, cid)
+            remove_container(self.api, cid, tries_s=tries_s)
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
