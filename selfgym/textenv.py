@@ -123,7 +123,8 @@ class TextEnv(gym.Env):
         for t in self.task_set():
             if t.id == task_id:
                 return t
-        raise TaskError(f"{type(self).__name__} has no task with id {task_id!r} in its task set; "
+        name = type(self).__name__.removesuffix("Env")
+        raise TaskError(f"no {name} task with id {task_id!r} in this env's task set; "
                         "pass the Task itself (or its dict) instead")
 
     def coerce_task(self, value: Any) -> Task:
