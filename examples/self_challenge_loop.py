@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from selfgym.integrations.trl import EnvReward, task_dataset
     from selfgym.llm import SamplingParams
     from selfgym.verifiers import get_sandbox
+    from selfgym.types import Task
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                 n_envs=max(1, min(args.proposals, 8)), seed=args.seed,
                                 challenge_kwargs={"sandbox": sandbox},
                                 solve_kwargs={"sandbox": sandbox, "max_attempts": 1})
-    oracle_env = loop.challenge_envs[0]  # same pool, validator and keep band as the policy's proposals
+    oracle_env = loop.challenge_envs[0]  # the same validator as the policy's proposals
     bundled = load_bundled()
     seed_tasks = [bundled[int(i)] for i in rng.choice(len(bundled), size=min(args.seed_tasks, len(bundled)), replace=False)]
     origin = {t.id: "bundled" for t in seed_tasks}
@@ -133,10 +134,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
             oracle_env.reset(seed=args.seed + 7919 * rnd + k)
             _, _, _, _, info = oracle_env.step(oracle_env.cheat())
             oracle_counts["proposed"] += 1
-            oracle_counts["valid"] += bool(info.get("valid"))
-            oracle_counts["kept"] += bool(info.get("added"))
-            if info.get("added"):
-                origin[info["task_id_added"]] = "oracle"
+            if not info.get("valid"):
+                continue
+            oracle_counts["valid"] += 1
+            task = Task.from_dict(info["proposal"])  # kept like the policy's tasks: pass rate inside the band
+            p = loop.pass_rate(task) if args.solve_attempts else None
+            if (p is None or args.keep_lo <= p <= args.keep_hi) and pool.add(task):
+                oracle_counts["kept"] += 1
+                origin[task.id] = "oracle"
         kept = pool.tasks()
         train_tasks = kept + seed_tasks
         row = {"round": rnd, "self_proposed": self_counts, "oracle": oracle_counts, "pool_size": len(kept),
