@@ -211,7 +211,7 @@ class DockerWorker(Worker):
         except OSError:
             pass
 
-    def close(self, tries_s: float = REMOVE_TRIES_S) -> None:
+    def close(self, tries_s: float | None = None) -> None:
         try:
             if self._sock is not None:
                 self._sock.close()
@@ -238,12 +238,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def remove_container(api, cid: str, tries_s: float = REMOVE_TRIES_S) -> bool:
+def remove_container(api, cid: str, tries_s: float | None = None) -> bool:
     """Remove a container in any state, retrying while the engine is away; True once gone.
-    A container still there after ``tries_s`` is remembered and retried by the next reaper pass."""
+    A container still there after ``tries_s`` (default ``REMOVE_TRIES_S``) is remembered and
+    retried by the next reaper pass."""
     import docker
 
-    end = time.monotonic() + tries_s
+    end = time.monotonic() + (REMOVE_TRIES_S if tries_s is None else tries_s)
     delay = 0.1
     while True:
         try:

@@ -422,3 +422,32 @@ def test_a_sandbox_copied_into_a_forked_child_leaves_the_parents_workers_alone()
         assert sb.run({"a.py": "print('parent again')"}, ["python3", "a.py"]).stdout == "parent again\n"
     finally:
         sb.close()
+
+
+@pytest.mark.docker
+def test_containers_a_close_could_not_remove_while_the_engine_was_away_go_on_the_next_pass():
+    """close() while the engine does not answer (the sandbox talks to a socket nobody serves)
+    leaves the containers on a pending list; the next reaper pass, with the engine back,
+    removes them, even though their owner (this process) still runs."""
+    import docker
+
+    from selfgym.verifiers import docker_backend as db
+
+    sb = get_sandbox("docker", limits=FAST, pool_size=1)
+    sb.run({"a.py": "print(1)"}, ["python3", "a.py"])
+    (c,) = _ours(sb.api, **{db.POOL_LABEL: sb.pool_id})
+    live_api = sb.api
+    away = docker.APIClient(base_url="unix:///nonexistent/docker.sock", version="1.41", timeout=2)
+    w = sb.pool._idle[0]
+    w.api = away
+    sb._api = away
+    old = db.REMOVE_TRIES_S
+    db.REMOVE_TRIES_S = 1.0
+    try:
+        sb.close()
+    finally:
+        db.REMOVE_TRIES_S = old
+    assert c["Id"] in db._pending
+    assert [x["Id"] for x in _ours(live_api, **{db.POOL_LABEL: sb.pool_id})] == [c["Id"]]
+    assert db.remove_stale_containers() >= 1
+    assert _ours(live_api, **{db.POOL_LABEL: sb.pool_id}) == [] and c["Id"] not in db._pending
