@@ -26,10 +26,9 @@ actor per node, placement ``STRICT_SPREAD``), least busy first, replacing an act
 died and retrying its job elsewhere.
 """
 
-from __future__ import annotations
-
 import asyncio
 import base64
+import contextlib
 import hmac
 import os
 import socket
@@ -128,7 +127,13 @@ def make_app(sandbox: Sandbox, token: str, *, capacity: int = 64, workers: int |
             raise HTTPException(status_code=401, detail="missing or wrong token",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    app = FastAPI(title="selfgym verifier service", docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        state["closing"] = True
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="selfgym verifier service", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     def busy() -> JSONResponse:
         return JSONResponse(status_code=429, headers={"Retry-After": "1"},
@@ -193,11 +198,6 @@ def make_app(sandbox: Sandbox, token: str, *, capacity: int = 64, workers: int |
             return busy()
         return {"results": await run_many(jobs)}
 
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        state["closing"] = True
-        pool.shutdown(wait=False, cancel_futures=True)
-
     app.state.admission = admission
     app.state.sandbox = sandbox
     return app
@@ -232,7 +232,7 @@ class BackgroundServer:
         self.thread.join(timeout=15)
         self.sock.close()
 
-    def __enter__(self) -> BackgroundServer:
+    def __enter__(self) -> "BackgroundServer":
         return self
 
     def __exit__(self, *exc) -> None:
@@ -348,7 +348,7 @@ class RaySandboxPool(Sandbox):
 
         return ray.get([a.where.remote() for a in self.actors])
 
-    def warm(self) -> RaySandboxPool:
+    def warm(self) -> "RaySandboxPool":
         self.nodes()
         return self
 

@@ -111,6 +111,7 @@ class _Slot:
     info: dict[str, Any] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     started: float = 0.0
+    started_at: float = 0.0
     sent: float = 0.0
     phase: str = "reset"
     errors: list[str] = field(default_factory=list)
@@ -177,6 +178,7 @@ def drive(
     def start(i: int, slot: _Slot) -> None:
         slot.obs, slot.info, slot.steps, slot.phase = None, {}, [], "reset"
         slot.started = slot.sent = time.perf_counter()
+        slot.started_at = time.time()
         slots[i] = slot
         pending[transport.reset(i, slot.seed, slot.options or None)] = i
 
@@ -202,6 +204,7 @@ def drive(
                 "job": slot.job, "trial": slot.trial, "family": info.get("family", slot.info.get("family")),
                 "difficulty": info.get("difficulty", slot.info.get("difficulty")),
                 "seconds": time.perf_counter() - slot.started,
+                "started_at": slot.started_at, "ended_at": time.time(),
                 "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
                 "messages": info.get("messages", slot.info.get("messages")), "options": slot.options or None,
                 "status": status, "attempts": slot.attempt, "executor": transport.name,
@@ -258,7 +261,7 @@ def drive(
                 continue
             obs, reward, terminated, truncated, info = result
             t_env = time.perf_counter() - slot.sent
-            if len(slot.steps) + 1 >= max_steps and not (terminated or truncated):
+            if len(slot.steps) >= max_steps and not (terminated or truncated):  # this step is in steps
                 truncated = True
             last = slot.steps[-1]  # appended when the action was sent
             step_info = {key: v for key, v in info.items() if key not in _BULKY}
@@ -326,7 +329,7 @@ def drive(
                                                               options=options_for(next_job))
         if slot.attempt == 0:
             next_job += 1
-        slot.started = time.perf_counter()
+        slot.started, slot.started_at = time.perf_counter(), time.time()
         slot.steps = [infra_step(None, f"no {transport.name} env left to run the episode")]
         record(slot, {}, "infra_error")
     return finished

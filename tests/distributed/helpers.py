@@ -7,7 +7,7 @@ from typing import Any
 
 #: env kwargs per id for the equivalence runs (the process sandbox keeps many processes light)
 ENV_KWARGS: dict[str, dict[str, Any]] = {"selfgym/CodeTask-v0": {"sandbox": "process"}}
-TIMING_KEYS = ("timings", "seconds", "executor", "elapsed", "wall_s", "cpu_s")
+TIMING_KEYS = ("timings", "seconds", "started_at", "ended_at", "executor", "elapsed", "wall_s", "cpu_s")
 
 
 def _strip(value: Any) -> Any:
