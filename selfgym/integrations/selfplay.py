@@ -500,12 +500,14 @@ def seat_reward(prompts: Any = None, completions: Any = None, seat_reward: Seque
 
 
 def trl_grpo_step(policy: Policy, tasks: Sequence[Any], *, group_size: int, output_dir: str, seed: int = 0,
-                  learning_rate: float = 1e-5, **play_kwargs: Any) -> dict[str, Any]:
+                  learning_rate: float = 1e-5, config: dict[str, Any] | None = None,
+                  **play_kwargs: Any) -> dict[str, Any]:
     """One TRL ``GRPOTrainer`` step on both seats' samples of ``group_size`` self-play games on each task.
 
     The dataset has one prompt per (task, seat); a trainer batch holds both seats of every task,
     and TRL's group normalisation runs over ``group_size`` samples of the same seat and task: the
-    per-seat baseline. No reference model (``beta=0``). The model is left in eval mode.
+    per-seat baseline. No reference model (``beta=0``); gradient checkpointing only off the CPU;
+    ``config`` holds further ``GRPOConfig`` fields. The model is left in eval mode.
     """
     torch = require("torch", "trl", "GRPO")
     datasets = require("datasets", "trl", "GRPO")
@@ -523,7 +525,7 @@ def trl_grpo_step(policy: Policy, tasks: Sequence[Any], *, group_size: int, outp
         output_dir=output_dir, num_generations=group_size, per_device_train_batch_size=2 * group_size * len(tasks),
         steps_per_generation=1, max_steps=1, learning_rate=learning_rate, beta=0.0, logging_steps=1, report_to=[],
         save_strategy="no", use_cpu=on_cpu, bf16=(not on_cpu) and torch.cuda.is_bf16_supported(), seed=seed,
-        shuffle_dataset=False,
+        shuffle_dataset=False, gradient_checkpointing=not on_cpu, **(config or {}),
     )
     policy.tokenizer.padding_side = "left"
     trainer = GRPOTrainer(model=policy.model, reward_funcs=[seat_reward], args=config,
