@@ -332,7 +332,8 @@ class DockerSandbox(Sandbox):
 
     def _job_limits(self, limits: Limits) -> Limits:
         c = self.limits
-        return limits.replace(memory_mb=min(limits.memory_mb, c.memory_mb), pids=min(limits.pids, c.pids),
+        # pids: the container's count is the only process limit here, whatever the job asked
+        return limits.replace(memory_mb=min(limits.memory_mb, c.memory_mb), pids=c.pids,
                               nofile=min(limits.nofile, c.nofile), file_size_mb=min(limits.file_size_mb, c.file_size_mb))
 
     def status(self) -> dict:

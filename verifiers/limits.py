@@ -26,7 +26,9 @@ class Limits:
         memory_mb: address space per process (RLIMIT_AS) and, under docker, the container's
             memory with swap equal to it (outcome ``"memory"``).
         cpus: CPU share of a container (docker only).
-        pids: processes and threads at once (the container's pids limit; RLIMIT_NPROC).
+        pids: processes and threads at once: under docker the container's own pids cgroup (set
+            when it starts, from the sandbox's limits); locally, as root, RLIMIT_NPROC on a uid
+            that belongs to one runner. Never a count shared with other containers or runners.
         output_bytes: stdout and stderr together; more kills the job (``"output_limit"``).
         file_size_mb: largest file the job may write (RLIMIT_FSIZE).
         nofile: open file descriptors per process (RLIMIT_NOFILE).
