@@ -24,6 +24,7 @@ import gymnasium as gym
 import selfgym  # noqa: F401
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from selfgym.envs.negotiation.batched import play_batch
 from selfgym.envs.negotiation.env import env, parallel_env
 from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner
 
@@ -74,6 +75,12 @@ def run_single(games: int) -> tuple[int, float]:
     return steps, time.process_time() - start
 
 
+def run_batched(games: int) -> tuple[int, float]:
+    start = time.process_time()
+    res = play_batch(range(games), ("fair", "greedy"))
+    return res.total_steps, time.process_time() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--games", type=int, default=2000)
@@ -84,6 +91,8 @@ def main() -> None:
         "AEC OrderEnforcingWrapper(env())": lambda: run_aec(lambda: OrderEnforcingWrapper(env()), args.games),
         "Parallel parallel_env()": lambda: run_parallel(args.games),
         "Negotiation-v0 (learner steps)": lambda: run_single(args.games),
+        "batched play_batch (one call)": lambda: run_batched(args.games),
+        "batched play_batch, 20x games": lambda: run_batched(20 * args.games),
     }
     run_aec(env, 200)  # warm the context table
     results = {}
@@ -100,7 +109,8 @@ def main() -> None:
           f"wall {wall:.1f} s for the timed runs")
     print(f"{'case':34s} {'steps/CPU-s (median)':>21s} {'steps/game':>11s} {'vs AEC':>11s}")
     for name, (rate, steps) in results.items():
-        print(f"{name:34s} {rate:21,.0f} {steps / args.games:11.2f} {rate / base:10.2f}x")
+        games = 20 * args.games if "20x" in name else args.games
+        print(f"{name:34s} {rate:21,.0f} {steps / games:11.2f} {rate / base:10.2f}x")
 
 
 if __name__ == "__main__":
