@@ -146,7 +146,7 @@ class SelfgymAgentLoop(AgentLoopBase):
             else:
                 rewards.append(float(reward))
             verdict = info.get("verdict", verdict)
-            if done or len(mask) >= budget:
+            if done or not valid or len(mask) >= budget:  # a masked sample needs no more turns
                 break
             previous = messages + [{"role": "assistant", "content": text}]
             env_messages = info.get("messages")
