@@ -40,6 +40,8 @@ def balanced_end(text: str, start: int, max_depth: int = MAX_DEPTH, budget: list
     depth, pos = 0, start
     while pos < n:
         m = _TOKEN.match(text, pos)
+        if m is None:  # unreachable: the pattern's last branch matches any character
+            return -1
         tok = m.group()
         if budget is not None:
             budget[0] -= len(tok)

@@ -174,7 +174,8 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
 
 _OPEN_TOOL_CALL = re.compile(r"<tool_call>", re.I)
 _KEY = re.compile(r'"(?:name|arguments|tool_calls|function)"\s*:')
-_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')  # kept for importers; not used on replies
+# kept for importers; never run over a reply (it backtracks over runs of spaces)
+_CALL_KEY = re.compile(r'[{,]\s*"(?:name|arguments|tool_calls|function)"\s*:')
 _BLOCK_LEAD = re.compile(r"\s*(?:```(?:json)?\s*)?")
 
 
@@ -219,7 +220,6 @@ def _final_line(text: str) -> str | None:
 
 
 _LANG = ("json", "tool_call", "JSON")
-_WS = re.compile(r"\s*")
 
 
 def _unfence(text: str) -> str:
@@ -234,7 +234,8 @@ def _unfence(text: str) -> str:
             if text.startswith(lang, k):
                 k += len(lang)
                 break
-        k = _WS.match(text, k).end()
+        while k < len(text) and text[k].isspace():
+            k += 1
         q = text.find("```", k)
         if q == -1:
             break
@@ -300,7 +301,8 @@ def _from_call(name: Any, arguments: Any, call_id: Any, tool_names: frozenset[st
         arguments = {}
     if isinstance(arguments, str):
         try:
-            arguments = safejson.loads(arguments, max_depth=MAX_JSON_DEPTH, what="the value") if arguments.strip() else {}
+            arguments = (safejson.loads(arguments, max_depth=MAX_JSON_DEPTH, what="the value")
+                         if arguments.strip() else {})
         except safejson.JSONError as exc:
             return ParseError(f"the arguments of {name!r} are not valid JSON ({str(exc)[:160]}); "
                               'write them as an object, e.g. {"name": "%s", "arguments": {...}}' % name)

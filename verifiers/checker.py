@@ -20,8 +20,8 @@ import base64
 import binascii
 import json
 import math
-import reprlib
 import os
+import reprlib
 import threading
 import time
 from collections import Counter
@@ -362,7 +362,7 @@ def _diff(got: Any, exp: Any, mode: str, path: str, depth: int) -> str | None:
             if Counter(_key(g, depth) for g in got) == Counter(_key(e, depth) for e in exp):
                 return None
             return f"the items differ (in any order): expected {_brief(exp)}, got {_brief(got)}"
-        for i, (g, e) in enumerate(zip(got, exp)):
+        for i, (g, e) in enumerate(zip(got, exp, strict=True)):
             why = _diff(g, e, mode, f"{path}[{i}]", depth + 1)
             if why:
                 return why
@@ -375,7 +375,8 @@ def _diff(got: Any, exp: Any, mode: str, path: str, depth: int) -> str | None:
         gk = {_key(k, depth): k for k in got}
         ek = {_key(k, depth): k for k in exp}
         if gk.keys() != ek.keys():
-            return f"expected the keys {_brief(sorted(map(_brief, exp)))}, got {_brief(sorted(map(_brief, got)))}{where}"
+            want, have = _brief(sorted(map(_brief, exp))), _brief(sorted(map(_brief, got)))
+            return f"expected the keys {want}, got {have}{where}"
         for k, key in ek.items():
             why = _diff(got[gk[k]], exp[key], mode, f"{path}[{_brief(key, 30)}]", depth + 1)
             if why:

@@ -58,7 +58,8 @@ def parse_code(code: str) -> ast.Module:
     Code longer than ``MAX_PARSE_CHARS``, a NUL character and nesting deeper than the parser
     allows (it raises ``RecursionError`` or ``MemoryError``) all become SyntaxErrors. A tree that
     parses may still be too deep for recursive walkers (``ast.dump``, ``compile``): callers that
-    walk it recursively catch ``RecursionError``. CPython 3.11 keeps the AST converter's recursion counter per process, so two
+    walk it recursively catch ``RecursionError``. CPython 3.11 keeps the AST converter's recursion
+    counter per process, so two
     threads parsing at once can fail with ``SystemError: AST constructor recursion depth
     mismatch``: parses take a lock, and a SystemError (never a property of the code) is retried.
     """

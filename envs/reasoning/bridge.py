@@ -164,7 +164,10 @@ _CODE_LIKE = re.compile(
     r"__|\\|\b(?:lambda|import|exec|eval|compile|open|getattr|setattr|delattr|hasattr|globals|locals|vars|"
     r"breakpoint|input|help|exit|quit|memoryview|bytearray|bytes|chr|ord|type|object|super|dir|classmethod|"
     r"staticmethod|property|lambdify|sympify|parse_expr|preview|init_session|init_printing|os|sys|subprocess)\b")
-_EXPLOSIVE = re.compile(r"\d{200}|(?<![\w.])\d+(?:\.\d*)?[eE][+-]?\d{4}|(?:\*\*|\^)[ \t\w.()]{0,40}?(?:\*\*|\^)|(?:\*\*|\^)\s*\(?\s*\d{4}")
+_EXPLOSIVE = re.compile(r"\d{200}"  # a long digit run
+                        r"|(?<![\w.])\d+(?:\.\d*)?[eE][+-]?\d{4}"  # an exponent of four digits
+                        r"|(?:\*\*|\^)[ \t\w.()]{0,40}?(?:\*\*|\^)"  # a tower of powers
+                        r"|(?:\*\*|\^)\s*\(?\s*\d{4}")  # a power of four digits
 _EVALUATES: dict[type, bool] = {}
 
 
@@ -174,10 +177,11 @@ def _evaluates_answers(dataset: Any) -> bool:
     if cls not in _EVALUATES:
         import inspect
 
+        module = inspect.getmodule(cls)
         try:
-            source = inspect.getsource(inspect.getmodule(cls))
+            source = inspect.getsource(module) if module is not None else "eval("
         except (OSError, TypeError):
-            source = "eval("
+            source = "eval("  # unknown: treat as evaluating (the guard only refuses code-like answers)
         _EVALUATES[cls] = any(k in source for k in ("eval(", "parse_expr", "sympify", "exec("))
     return _EVALUATES[cls]
 

@@ -83,7 +83,8 @@ def test_a_syntax_error_names_its_line_and_column_with_a_quoted_caret():
     head, *quoted = problem.split("\n")
     assert quoted == [f"{QUOTE_PREFIX}    return x +", f"{QUOTE_PREFIX}" + " " * (len("    return x +")) + "^"]
     assert "somewhere" not in problem
-    for code in ["def f(:\n  pass", "x = (1,\n", "def f():\n\treturn '\n", "f = 1\x00", "def f():\n    return " + "-" * 10**5 + "1"]:
+    for code in ["def f(:\n  pass", "x = (1,\n", "def f():\n\treturn '\n", "f = 1\x00",
+                 "def f():\n    return " + "-" * 10**5 + "1"]:
         problem = precheck(code, "f")
         assert problem.startswith("SyntaxError at line ") and "somewhere" not in problem, problem
 
@@ -93,7 +94,8 @@ def task():
     return next(t for t in load_bundled() if t.id == "code/second-largest")  # 4 checks
 
 
-@pytest.mark.parametrize("name", ["backticks", "open_fences", "parens", "unary", "nul", "controls", "huge", "many_blocks"])
+@pytest.mark.parametrize("name", ["backticks", "open_fences", "parens", "unary", "nul", "controls", "huge",
+                                  "many_blocks"])
 def test_step_never_raises_on_hostile_replies(sandbox, task, name):
     env = CodeTaskEnv(max_attempts=2, sandbox=sandbox)
     env.reset(options={"task": task})

@@ -95,7 +95,8 @@ def test_an_int_too_large_for_a_float_is_a_wrong_answer():
         env.reset(seed=seed)
         if env.task.payload.get("answer_type") == "number":
             break
-    obs, reward, terminated, _, info = env.step(json.dumps({"name": "final_answer", "arguments": {"answer": 10 ** 400}}))
+    huge = json.dumps({"name": "final_answer", "arguments": {"answer": 10 ** 400}})
+    obs, reward, terminated, _, info = env.step(huge)
     assert terminated and reward == 0.0 and info["verdict"]["status"] == "task_failure"
 
 

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from selfgym.safejson import JSONError, loads
 from selfgym.types import Status
 from selfgym.verifiers.checker import (
-    MAX_VALUE_DEPTH, Unreadable, compare_values, decode_value, read_report, run_io_cases, run_tests, same,
+    MAX_VALUE_DEPTH,
+    Unreadable,
+    compare_values,
+    decode_value,
+    read_report,
+    run_io_cases,
+    run_tests,
+    same,
 )
 from selfgym.verifiers.harness import encode
 
@@ -242,5 +249,6 @@ def test_io_cases_exact_about_types_through_the_sandbox(sandbox):
     v = run_io_cases(code, entry_point="f", cases=cases, sandbox=sandbox)
     assert [c.passed for c in v.checks] == [False] * 6 + [True]
     assert all(c.message for c in v.checks[:6]) and v.status == Status.TASK_FAILURE
-    assert run_io_cases(code, entry_point="f", cases=cases[3:4], sandbox=sandbox, compare="float").checks[0].passed is False
+    big = run_io_cases(code, entry_point="f", cases=cases[3:4], sandbox=sandbox, compare="float")
+    assert big.checks[0].passed is False and "too large for a float" in big.checks[0].message
     assert math.isclose(v.reward, 1 / 7)
