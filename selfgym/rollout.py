@@ -7,6 +7,14 @@ With ``trials > 1`` a failed episode is retried on the same task (same seed and 
 seeded envs turn into the same task) before the env moves on; agents that learn between trials
 (``ReflexionAgent``) are told each result through ``observe_result``.
 
+Env steps and resets of one loop run concurrently in a thread pool (``concurrent_envs=True``, the
+default), so a slow env (a sandbox verdict, a remote server, a simulated user) no longer holds up
+the others' steps before the next ``act_batch``. Everything else (the agent call, bookkeeping,
+``observe_result``, which env starts which job) stays in the calling thread in env order, so the
+episodes are the same as with ``concurrent_envs=False`` for the same seeds. Envs bound to the
+thread that made them (Playwright's sync API behind MiniWoB++, or any env whose ``metadata`` has
+``"concurrent_steps": False``) are stepped in the calling thread.
+
 Each finished episode is an ``Episode`` whose ``Step``s carry the action, reward, verdict,
 action error, the exact chat the model saw, its token ids and log-probabilities, and timings.
 ``save_episodes`` writes them as JSON lines, ``to_hf_dataset`` as a Hugging Face dataset with
@@ -18,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -57,6 +66,57 @@ def _as_env_list(envs: Any) -> list[Any]:
     return out
 
 
+# Envs whose objects belong to the thread that made them: Playwright's sync API (MiniWoB++'s shared
+# Chromium) raises when called from another thread.
+_THREAD_BOUND_MODULES = ("selfgym.envs.miniwob",)
+
+
+def steps_concurrently(env: Any) -> bool:
+    """Whether the runner may step/reset ``env`` from a worker thread (see the module docstring)."""
+    base = getattr(env, "unwrapped", env)
+    if (getattr(base, "metadata", None) or {}).get("concurrent_steps") is False:
+        return False
+    return not type(base).__module__.startswith(_THREAD_BOUND_MODULES)
+
+
+class _Calls:
+    """Runs one call per env, concurrently where allowed; results in the order given.
+
+    Every call finishes before the first exception (in env order) is raised, so no env is left
+    mid-step when an error leaves the runner.
+    """
+
+    def __init__(self, pool: list[Any], enabled: bool):
+        self.free = [enabled and steps_concurrently(e) for e in pool]
+        n = sum(self.free)
+        self.executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="selfgym-env") if n > 1 else None
+
+    def map(self, calls: list[tuple[int, Callable[[], Any]]]) -> list[Any]:
+        if self.executor is None or sum(self.free[i] for i, _ in calls) < 2:
+            return [fn() for _, fn in calls]
+        futures = {k: self.executor.submit(fn) for k, (i, fn) in enumerate(calls) if self.free[i]}
+        done: list[tuple[bool, Any]] = []
+        for k, (_, fn) in enumerate(calls):  # thread-bound envs run here while the others work
+            if k in futures:
+                done.append((True, None))
+                continue
+            try:
+                done.append((True, fn()))
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after every call ended
+                done.append((False, exc))
+        for k, fut in futures.items():
+            exc = fut.exception()
+            done[k] = (False, exc) if exc is not None else (True, fut.result())
+        for ok, value in done:
+            if not ok:
+                raise value
+        return [value for _, value in done]
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+
 def _obs_text(obs: Any) -> str:
     return str(obs.get("text", obs)) if isinstance(obs, dict) else str(obs)
 
@@ -73,6 +133,7 @@ def rollout(
     env_id: str | None = None,
     keep_chats: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
+    concurrent_envs: bool = True,
 ) -> list[Episode]:
     """Run ``episodes`` jobs (each up to ``trials`` trials) over ``envs``; returns finished episodes.
 
@@ -86,6 +147,9 @@ def rollout(
         env_id: recorded on each Episode (default: the env's spec id).
         keep_chats: store the exact chat the model saw on each step (``info["chat"]``).
         on_episode: called with each finished Episode (progress bars).
+        concurrent_envs: step and reset the envs of one loop concurrently in a thread pool
+            (default); ``False`` steps them one after another in the calling thread. The
+            episodes are the same either way.
     Returns:
         Episodes in the order they finished; ``metadata`` has job, trial, seconds (the episode's
         own duration), ``started_at`` / ``ended_at`` (wall clock), tokens, messages.
@@ -98,13 +162,23 @@ def rollout(
     next_job = 0
     slots: list[_Slot | None] = [None] * len(pool)
     finished: list[Episode] = []
+    calls = _Calls(pool, concurrent_envs)
+    to_reset: list[int] = []  # envs whose new slot waits for its reset (run together, see below)
 
     def start(i: int, job: int, trial: int) -> None:
         options = {"task": tasks[job % len(tasks)]} if tasks else {}
-        slot = _Slot(job=job, trial=trial, seed=seed + job, options=options, started=time.perf_counter(),
-                     started_at=time.time())
-        slot.obs, slot.info = pool[i].reset(seed=slot.seed, options=options or None)
-        slots[i] = slot
+        slots[i] = _Slot(job=job, trial=trial, seed=seed + job, options=options)
+        to_reset.append(i)
+
+    def reset_pending() -> None:
+        def reset(i: int) -> None:
+            slot = slots[i]
+            slot.started, slot.started_at = time.perf_counter(), time.time()
+            slot.obs, slot.info = pool[i].reset(seed=slot.seed, options=slot.options or None)
+
+        pending = list(to_reset)
+        to_reset.clear()
+        calls.map([(i, lambda i=i: reset(i)) for i in pending])
 
     def assign(i: int) -> None:
         nonlocal next_job
@@ -114,64 +188,72 @@ def rollout(
         else:
             slots[i] = None
 
-    for i in range(len(pool)):
-        assign(i)
+    def timed_step(i: int, action: Any) -> tuple[Any, float]:
+        t1 = time.perf_counter()
+        out = pool[i].step(action)
+        return out, time.perf_counter() - t1
 
-    while any(s is not None for s in slots):
-        active = [i for i, s in enumerate(slots) if s is not None]
-        t0 = time.perf_counter()
-        actions = agent.act_batch([slots[i].obs for i in active], [slots[i].info for i in active])
-        t_agent = time.perf_counter() - t0
-        comps = getattr(agent, "last_completions", None) or []
-        chats = getattr(agent, "last_chats", None) or []
-        if len(comps) != len(active):
-            comps = [None] * len(active)
-        if len(chats) != len(active):
-            chats = [None] * len(active)
-        for k, i in enumerate(active):
-            slot = slots[i]
-            t1 = time.perf_counter()
-            obs, reward, terminated, truncated, info = pool[i].step(actions[k])
-            t_env = time.perf_counter() - t1
-            if len(slot.steps) + 1 >= max_steps and not (terminated or truncated):
-                truncated = True
-            c = comps[k]
-            step_info = {key: v for key, v in info.items() if key not in _BULKY}
-            if keep_chats and chats[k] is not None:
-                step_info["chat"] = chats[k]
-            if c is not None:
-                step_info["completion"] = c.text
-                step_info["finish_reason"] = c.finish_reason
-            slot.steps.append(Step(
-                observation=_obs_text(slot.obs), action=actions[k], reward=float(reward),
-                terminated=bool(terminated), truncated=bool(truncated), info=step_info,
-                token_ids=getattr(c, "token_ids", None), logprobs=getattr(c, "logprobs", None),
-                prompt_token_ids=getattr(c, "prompt_token_ids", None),
-                timings={"agent": t_agent, "agent_batch": len(active), "env": t_env},
-            ))
-            done = bool(terminated or truncated)
-            agent.observe_result(info, float(reward), done)
-            if not done:
-                slot.obs, slot.info = obs, info
-                continue
-            ep = Episode(
-                env_id=ids[i], task_id=info.get("task_id"), seed=slot.seed, steps=slot.steps,
-                agent=getattr(agent, "name", type(agent).__name__),
-                metadata={
-                    "job": slot.job, "trial": slot.trial, "family": info.get("family"),
-                    "difficulty": info.get("difficulty"), "seconds": time.perf_counter() - slot.started,
-                    "started_at": slot.started_at, "ended_at": time.time(),
-                    "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
-                    "messages": info.get("messages"), "options": slot.options or None,
-                },
-            )
-            finished.append(ep)
-            if on_episode is not None:
-                on_episode(ep)
-            if not ep.success and slot.trial < trials:
-                start(i, slot.job, slot.trial + 1)
-            else:
-                assign(i)
+    try:
+        for i in range(len(pool)):
+            assign(i)
+        reset_pending()
+        while any(s is not None for s in slots):
+            active = [i for i, s in enumerate(slots) if s is not None]
+            t0 = time.perf_counter()
+            actions = agent.act_batch([slots[i].obs for i in active], [slots[i].info for i in active])
+            t_agent = time.perf_counter() - t0
+            comps = getattr(agent, "last_completions", None) or []
+            chats = getattr(agent, "last_chats", None) or []
+            if len(comps) != len(active):
+                comps = [None] * len(active)
+            if len(chats) != len(active):
+                chats = [None] * len(active)
+            stepped = calls.map([(i, lambda i=i, a=actions[k]: timed_step(i, a)) for k, i in enumerate(active)])
+            for k, i in enumerate(active):
+                slot = slots[i]
+                (obs, reward, terminated, truncated, info), t_env = stepped[k]
+                if len(slot.steps) + 1 >= max_steps and not (terminated or truncated):
+                    truncated = True
+                c = comps[k]
+                step_info = {key: v for key, v in info.items() if key not in _BULKY}
+                if keep_chats and chats[k] is not None:
+                    step_info["chat"] = chats[k]
+                if c is not None:
+                    step_info["completion"] = c.text
+                    step_info["finish_reason"] = c.finish_reason
+                slot.steps.append(Step(
+                    observation=_obs_text(slot.obs), action=actions[k], reward=float(reward),
+                    terminated=bool(terminated), truncated=bool(truncated), info=step_info,
+                    token_ids=getattr(c, "token_ids", None), logprobs=getattr(c, "logprobs", None),
+                    prompt_token_ids=getattr(c, "prompt_token_ids", None),
+                    timings={"agent": t_agent, "agent_batch": len(active), "env": t_env},
+                ))
+                done = bool(terminated or truncated)
+                agent.observe_result(info, float(reward), done)
+                if not done:
+                    slot.obs, slot.info = obs, info
+                    continue
+                ep = Episode(
+                    env_id=ids[i], task_id=info.get("task_id"), seed=slot.seed, steps=slot.steps,
+                    agent=getattr(agent, "name", type(agent).__name__),
+                    metadata={
+                        "job": slot.job, "trial": slot.trial, "family": info.get("family"),
+                        "difficulty": info.get("difficulty"), "seconds": time.perf_counter() - slot.started,
+                        "started_at": slot.started_at, "ended_at": time.time(),
+                        "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
+                        "messages": info.get("messages"), "options": slot.options or None,
+                    },
+                )
+                finished.append(ep)
+                if on_episode is not None:
+                    on_episode(ep)
+                if not ep.success and slot.trial < trials:
+                    start(i, slot.job, slot.trial + 1)
+                else:
+                    assign(i)
+            reset_pending()
+    finally:
+        calls.close()
     return finished
 
 
