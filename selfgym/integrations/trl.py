@@ -25,7 +25,7 @@ from typing import Any
 import gymnasium as gym
 
 import selfgym  # noqa: F401  (registers the ids)
-from selfgym.errors import ConfigError, require
+from selfgym.errors import ConfigError, TaskError, require
 from selfgym.types import Task
 
 
@@ -114,7 +114,10 @@ class EnvReward:
     def score(self, task: Task | dict | str, text: str) -> float | None:
         """The reward of one answer on one task (None when masked)."""
         if isinstance(task, str):
-            task = json.loads(task)
+            try:
+                task = json.loads(task)
+            except json.JSONDecodeError as exc:
+                raise TaskError(f"the row's task is not valid JSON ({exc.msg} at position {exc.pos})") from None
         env = self._get_env()
         env.reset(seed=0, options={"task": task})
         _, reward, _, _, info = env.step(text)
