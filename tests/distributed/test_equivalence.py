@@ -93,3 +93,21 @@ def test_ray_actors_spread_over_nodes(ray_cluster):
     with RayActors("selfgym/Arithmetic-v0", 3, num_cpus=0.1, resources={"worker": 0.1}) as ex:
         nodes = {p["node_id"] for p in ex.placement()}
     assert len(nodes) == 3
+
+
+def test_cli_runs_on_a_ray_cluster(ray_cluster, tmp_path):
+    """`selfgym run --executor ray --address ...` joins the cluster and writes the usual run folder."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "selfgym.cli", "run", "selfgym/Arithmetic-v0", "--agent", "constant",
+         "--executor", "ray", "--address", ray_cluster.address, "--episodes", "3", "--batch", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert sorted(r["metadata"]["job"] for r in rows) == [0, 1, 2]
+    assert all(r["metadata"]["executor"] == "ray" and r["metadata"]["status"] == "ok" for r in rows)
