@@ -14,9 +14,9 @@ MB = 1024 * 1024
 WORKER_NODES = 3
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster():
-    """A head (no CPUs for work) and ``WORKER_NODES`` worker nodes, all on 127.0.0.1."""
+    """Torn down after the last test of this folder. A head (no CPUs for work) and ``WORKER_NODES`` worker nodes, all on 127.0.0.1."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 

@@ -144,3 +144,50 @@ def test_ray_fans_verification_out_over_node_pools(ray_cluster):
             assert run_tests(REV, TESTS, entry_point="rev", sandbox=sb).passed
     finally:
         pool.close()
+
+
+def test_verifier_serve_cli_and_the_environment_variables(tmp_path):
+    """`selfgym verifier-serve` refuses to start without a token; with one, SELFGYM_SANDBOX=remote
+    plus SELFGYM_VERIFIER_URL/_TOKEN make any process's default sandbox the service."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SELFGYM_VERIFIER_TOKEN", "SELFGYM_SANDBOX")}
+    port = free_port()
+    cmd = [sys.executable, "-m", "selfgym.cli", "verifier-serve", "--backend", "process", "--pool-size", "1",
+           "--port", str(port)]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "shared token" in refused.stderr
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    proc = subprocess.Popen(cmd + ["--token-file", str(token_file)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < end, "verifier-serve did not come up"
+            time.sleep(0.3)
+        code = ("from selfgym.verifiers import default_sandbox\n"
+                "from selfgym.verifiers.checker import run_tests\n"
+                f"v = run_tests({REV!r}, {TESTS!r}, entry_point='rev')\n"
+                "print(default_sandbox().name, v.passed, v.reward)\n")
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                               env={**env, "SELFGYM_SANDBOX": "remote", "SELFGYM_VERIFIER_URL": url,
+                                    "SELFGYM_VERIFIER_TOKEN": TOKEN})
+        assert child.returncode == 0, child.stderr[-2000:]
+        assert child.stdout.split() == ["remote", "True", "1.0"]
+        info = httpx.get(f"{url}/v1/info", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert info["jobs"] >= 1  # the verdict was made by the service
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
