@@ -48,7 +48,7 @@ class SelfgymObservation(Observation):
     """What a selfgym env returned (see the module doc for NaN handling)."""
 
     text: str = Field(default="", description="the observation text")
-    structured: Optional[dict[str, Any]] = Field(default=None, description="the whole observation, for envs whose "
+    structured: dict[str, Any] | None = Field(default=None, description="the whole observation, for envs whose "
                                                  "observations are dicts (e.g. text plus arrays); None for text")
     info: dict[str, Any] = Field(default_factory=dict, description="the env's info dict, JSON")
     terminated: bool = False
@@ -104,7 +104,8 @@ class SelfgymEnvironment(Environment):
         valid = reward is None or not math.isnan(reward)
         structured = to_jsonable(obs) if isinstance(obs, dict) else None
         text = str(obs.get("text", "")) if isinstance(obs, dict) else str(obs)
-        return SelfgymObservation(text=text, structured=structured, info=clean, terminated=terminated, truncated=truncated,
+        return SelfgymObservation(text=text, structured=structured, info=clean, terminated=terminated,
+                                  truncated=truncated,
                                   done=terminated or truncated, reward=reward if valid else None,
                                   reward_valid=valid and clean.get("reward_valid", True) is not False,
                                   nan_paths=nan_paths)
