@@ -21,12 +21,19 @@ vf = ve.vf
 
 
 def evaluate(env, client, model, **kw):
-    """``env.evaluate_sync`` on a thread of its own: verifiers refuses to run its loop inside one
-    already running on the caller's thread (other tests in the session may leave one there)."""
+    """``env.evaluate`` in a fresh event loop on a thread of its own (verifiers refuses to start
+    its loop inside one already running on the caller's thread), closing the client after."""
+    import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
+    async def go():
+        try:
+            return await env.evaluate(client, model, **kw)
+        finally:
+            await client.close()
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(env.evaluate_sync, client, model, **kw).result()
+        return pool.submit(asyncio.run, go()).result()
 
 
 @pytest.fixture(scope="module")
