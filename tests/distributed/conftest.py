@@ -16,7 +16,8 @@ WORKER_NODES = 3
 
 @pytest.fixture(scope="package")
 def ray_cluster():
-    """Torn down after the last test of this folder. A head (no CPUs for work) and ``WORKER_NODES`` worker nodes, all on 127.0.0.1."""
+    """A head (no CPUs for work) and ``WORKER_NODES`` worker nodes, all on 127.0.0.1; torn down after
+    the last test of this folder."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
