@@ -156,3 +156,19 @@ def test_an_env_error_is_raised_after_the_other_steps_end():
     with pytest.raises(RuntimeError, match="env broke"):
         rollout(envs, Echo(), 3)
     assert len(log) == 2  # both healthy envs finished their step
+
+
+def test_llamacpp_batch_gives_the_greedy_outputs_of_one_by_one_decoding():
+    pytest.importorskip("xllamacpp")
+    from selfgym.llm import SamplingParams
+    from selfgym.llm.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(n_parallel=8, threads=1)
+    chats = [[{"role": "user", "content": f"What is {17 + i} times {23 + 2 * i}? Explain step by step."}]
+             for i in range(8)]
+    sampling = SamplingParams(temperature=0.0, max_tokens=24, seed=0)
+    batched = backend.generate(chats, sampling)  # the first batch after start-up (where it differed)
+    alone = [backend.generate([c], sampling)[0] for c in chats]
+    assert [c.text for c in batched] == [c.text for c in alone]
+    assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
+    assert all(c.token_ids for c in batched)
