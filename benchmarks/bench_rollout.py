@@ -12,13 +12,20 @@
    On a noisy machine the replay differs run to run, so the script also reports the time the
    batched run spent outside ``generate`` over the time inside it (``overhead_in_run``).
 
-Medians over ``--repeats`` runs, all in one process on one server.
+3. CPU per token: the process's CPU time (every thread, the in-process llama.cpp server's
+   included) per completion token, batched vs sequential. On a loaded machine wall time mostly
+   measures the other jobs; the CPU ratio says how much work batching saves, which bounds the
+   wall-clock speed-up with one decoding thread.
+
+Medians over ``--repeats`` runs, all in one process on one server. ``--sequential-envs`` steps the
+envs one after another (the runner's ``concurrent_envs=False``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -44,15 +51,18 @@ class Recording:
         return out
 
 
-def run_once(backend, n_envs: int, episodes: int, sampling: SamplingParams, seed: int):
+ENV_ID, ENV_KW = "selfgym/Arithmetic-v0", {"level": 2, "max_attempts": 1}
+
+
+def run_once(backend, n_envs: int, episodes: int, sampling: SamplingParams, seed: int, concurrent: bool = True):
     rec = Recording(backend)
     agent = LLMAgent(rec, sampling)
-    envs = [gym.make("selfgym/Arithmetic-v0", level=2, max_attempts=1) for _ in range(n_envs)]
-    start = time.perf_counter()
-    eps = rollout(envs, agent, episodes, seed=seed)
-    wall = time.perf_counter() - start
+    envs = [gym.make(ENV_ID, **ENV_KW) for _ in range(n_envs)]
+    start, cpu = time.perf_counter(), time.process_time()
+    eps = rollout(envs, agent, episodes, seed=seed, concurrent_envs=concurrent)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     tokens = sum(len(s.token_ids or []) for e in eps for s in e.steps)
-    return wall, tokens, len(eps), rec.calls
+    return wall, tokens, len(eps), rec.calls, cpu
 
 
 def main() -> None:
@@ -63,43 +73,56 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=1, help="decoding threads (llama.cpp or torch)")
+    ap.add_argument("--env", default=None, help="env id instead of Arithmetic-v0 (level 2, one attempt)")
+    ap.add_argument("--sequential-envs", action="store_true", help="step envs one by one (concurrent_envs=False)")
     args = ap.parse_args()
 
+    global ENV_ID, ENV_KW
+    if args.env:
+        ENV_ID, ENV_KW = args.env, {}
     kind = args.model.split(":")[0]
     kw = {"n_parallel": max(8, args.envs)} if kind in ("default", "llamacpp") else {}
     kw["threads"] = args.threads
     backend = make_backend(args.model, **kw)
     sampling = SamplingParams(temperature=0.0, max_tokens=args.max_tokens, seed=0)
-    run_once(backend, args.envs, args.envs, sampling, seed=999)  # warm-up
+    conc = not args.sequential_envs
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    run_once(backend, args.envs, args.envs, sampling, seed=999, concurrent=conc)  # warm-up
     results = {"batched": [], "sequential": [], "overhead": []}
     for r in range(args.repeats):
-        wall_b, tok_b, n_b, calls = run_once(backend, args.envs, args.episodes, sampling, seed=r * 1000)
-        wall_s, tok_s, n_s, _ = run_once(backend, 1, args.episodes, sampling, seed=r * 1000)
+        wall_b, tok_b, n_b, calls, cpu_b = run_once(backend, args.envs, args.episodes, sampling, seed=r * 1000,
+                                                    concurrent=conc)
+        wall_s, tok_s, n_s, _, cpu_s = run_once(backend, 1, args.episodes, sampling, seed=r * 1000)
         raw = 0.0
         for chats, _ in calls:  # replay the same batches straight to the backend
             t = time.perf_counter()
             backend.generate(chats, sampling)
             raw += time.perf_counter() - t
-        results["batched"].append({"wall": wall_b, "tok_s": tok_b / wall_b, "eps_s": n_b / wall_b})
-        results["sequential"].append({"wall": wall_s, "tok_s": tok_s / wall_s, "eps_s": n_s / wall_s})
+        results["batched"].append({"wall": wall_b, "tok_s": tok_b / wall_b, "eps_s": n_b / wall_b,
+                                   "cpu_per_tok": cpu_b / max(tok_b, 1)})
+        results["sequential"].append({"wall": wall_s, "tok_s": tok_s / wall_s, "eps_s": n_s / wall_s,
+                                      "cpu_per_tok": cpu_s / max(tok_s, 1)})
         inside = sum(d for _, d in calls)  # generate time inside the batched run itself
         results["overhead"].append({"rollout": wall_b, "raw_generate": raw, "overhead": (wall_b - raw) / raw,
                                     "generate_in_run": inside, "overhead_in_run": (wall_b - inside) / inside})
         print(f"repeat {r}: batched {tok_b / wall_b:.1f} tok/s, sequential {tok_s / wall_s:.1f} tok/s, "
-              f"overhead vs replay {(wall_b - raw) / raw:+.1%}, non-generate share {(wall_b - inside) / inside:+.2%}",
+              f"overhead vs replay {(wall_b - raw) / raw:+.1%}, non-generate share {(wall_b - inside) / inside:+.2%}, "
+              f"CPU ms/token batched {1000 * cpu_b / max(tok_b, 1):.1f} sequential {1000 * cpu_s / max(tok_s, 1):.1f}",
               flush=True)
 
     med = lambda xs: statistics.median(xs)  # noqa: E731
     summary = {
         "machine": f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
-        "envs": args.envs, "episodes": args.episodes, "max_tokens": args.max_tokens, "repeats": args.repeats,
+        "env": ENV_ID, "envs": args.envs, "episodes": args.episodes, "max_tokens": args.max_tokens, "repeats": args.repeats,
         "batched_tok_s": med([x["tok_s"] for x in results["batched"]]),
         "sequential_tok_s": med([x["tok_s"] for x in results["sequential"]]),
         "batched_eps_s": med([x["eps_s"] for x in results["batched"]]),
         "sequential_eps_s": med([x["eps_s"] for x in results["sequential"]]),
         "speedup_tokens": med([b["tok_s"] / s["tok_s"] for b, s in zip(results["batched"], results["sequential"])]),
         "speedup_episodes": med([b["eps_s"] / s["eps_s"] for b, s in zip(results["batched"], results["sequential"])]),
+        "cpu_ratio": med([s["cpu_per_tok"] / b["cpu_per_tok"] for b, s in zip(results["batched"], results["sequential"])]),
+        "load_average_end": os.getloadavg(),
         "overhead": med([x["overhead"] for x in results["overhead"]]),
         "overhead_in_run": med([x["overhead_in_run"] for x in results["overhead"]]),
         "raw": results,
