@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import gymnasium as gym
@@ -56,13 +57,12 @@ def test_openenv_client_plays_concurrent_sessions_like_local_envs(served):
                 assert remote.reward == reward and remote.done == (terminated or truncated)
                 done[k] = remote.done
         assert all(done)
-        with pytest.raises(Exception, match="CAPACITY_REACHED"):  # a fourth session is refused, not queued
-            extra = GenericEnvClient(base_url=url).sync()
-            try:
-                extra.connect()
-                extra.reset(seed=0)
-            finally:
-                extra.close()
+        # a fourth session is refused at once, not queued: the server's first message says so
+        from websockets.sync.client import connect
+
+        with connect(url.replace("http://", "ws://") + "/ws") as ws:
+            first = json.loads(ws.recv(timeout=30))
+        assert first["type"] == "error" and first["data"]["code"] == "CAPACITY_REACHED"
     finally:
         for c in clients:
             c.close()
