@@ -17,6 +17,10 @@
    measures the other jobs; the CPU ratio says how much work batching saves, which bounds the
    wall-clock speed-up with one decoding thread.
 
+4. ``--env-overlap ID``: no model; an oracle agent (each env's ``cheat()``) plays ``--episodes``
+   episodes over ``--envs`` envs of ``ID`` with env steps concurrent vs one after another
+   (``concurrent_envs``), alternating per repeat; wall seconds and the ratio.
+
 Medians over ``--repeats`` runs, all in one process on one server. ``--sequential-envs`` steps the
 envs one after another (the runner's ``concurrent_envs=False``).
 """
@@ -65,6 +69,73 @@ def run_once(backend, n_envs: int, episodes: int, sampling: SamplingParams, seed
     return wall, tokens, len(eps), rec.calls, cpu
 
 
+class Oracle:
+    """Acts with each env's ``cheat()``: the env is found by the observation object it returned."""
+
+    name = "oracle"
+    last_completions: list = []
+    last_chats: list = []
+
+    def __init__(self, envs):
+        self.envs = envs
+
+    def reset(self):
+        pass
+
+    def observe_result(self, info, reward, done):
+        pass
+
+    def act_batch(self, observations, infos):
+        return [next(e for e in self.envs if e.last_obs is o).unwrapped.cheat() for o in observations]
+
+
+class _Remember(gym.Wrapper):
+    def reset(self, **kw):
+        self.last_obs, info = self.env.reset(**kw)
+        return self.last_obs, info
+
+    def step(self, action):
+        out = self.env.step(action)
+        self.last_obs = out[0]
+        return out
+
+
+def env_overlap(env_id: str, n_envs: int, episodes: int, repeats: int) -> None:
+    envs = [_Remember(gym.make(env_id)) for _ in range(n_envs)]
+    rollout(envs, Oracle(envs), n_envs, seed=10_000)  # warm-up
+    walls = {True: [], False: []}
+    for r in range(repeats):
+        for conc in ((True, False) if r % 2 == 0 else (False, True)):
+            start = time.perf_counter()
+            eps = rollout(envs, Oracle(envs), episodes, seed=r * 1000, concurrent_envs=conc)
+            walls[conc].append(time.perf_counter() - start)
+        print(f"repeat {r}: concurrent {walls[True][-1]:.2f} s, sequential {walls[False][-1]:.2f} s, "
+              f"success {sum(e.success for e in eps)}/{len(eps)}", flush=True)
+    for e in envs:
+        e.close()
+    ratios = [s / c for c, s in zip(walls[True], walls[False])]
+    print(json.dumps({"env": env_id, "envs": n_envs, "episodes": episodes, "repeats": repeats,
+                      "load_average": os.getloadavg(), "concurrent_s": statistics.median(walls[True]),
+                      "sequential_s": statistics.median(walls[False]), "speedup": statistics.median(ratios)}))
+
+
+def overhead_only(args) -> None:
+    global ENV_ID, ENV_KW
+    if args.env:
+        ENV_ID, ENV_KW = args.env, {}
+    kind = args.model.split(":")[0]
+    kw = {"n_parallel": max(8, args.envs)} if kind in ("default", "llamacpp") else {}
+    backend = make_backend(args.model, threads=args.threads, **kw)
+    sampling = SamplingParams(temperature=0.0, max_tokens=args.max_tokens, seed=0)
+    load = os.getloadavg()
+    wall, tokens, n, calls, cpu = run_once(backend, args.envs, args.episodes, sampling, seed=0)
+    inside = sum(d for _, d in calls)
+    steps = sum(len(chats) for chats, _ in calls)
+    print(json.dumps({"env": ENV_ID, "envs": args.envs, "episodes": n, "model_turns": steps, "tokens": tokens,
+                      "wall_s": wall, "generate_s": inside, "outside_generate_share_of_wall": (wall - inside) / wall,
+                      "load_average_start": load, "load_average_end": os.getloadavg()}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--envs", type=int, default=8)
@@ -75,7 +146,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="decoding threads (llama.cpp or torch)")
     ap.add_argument("--env", default=None, help="env id instead of Arithmetic-v0 (level 2, one attempt)")
     ap.add_argument("--sequential-envs", action="store_true", help="step envs one by one (concurrent_envs=False)")
+    ap.add_argument("--overhead-only", action="store_true",
+                    help="one batched run only: the share of wall time spent outside generate")
+    ap.add_argument("--env-overlap", default=None, metavar="ID", help="time env-step overlap only (oracle agent)")
     args = ap.parse_args()
+    if args.overhead_only:
+        overhead_only(args)
+        return
+    if args.env_overlap:
+        env_overlap(args.env_overlap, args.envs, args.episodes, args.repeats)
+        return
 
     global ENV_ID, ENV_KW
     if args.env:
