@@ -432,6 +432,7 @@ class Runner:
         sel.register(self.zygote.ctl, selectors.EVENT_READ)
         deadline = t0 + float(lim["timeout_s"])
         reason, status, truncated, recycle, wall = None, None, False, False, None
+        wall_end = t0  # set when the job's status arrives
         open_pipes = 2
         while True:
             now = time.monotonic()
