@@ -113,7 +113,7 @@ def env_overlap(env_id: str, n_envs: int, episodes: int, repeats: int) -> None:
               f"success {sum(e.success for e in eps)}/{len(eps)}", flush=True)
     for e in envs:
         e.close()
-    ratios = [s / c for c, s in zip(walls[True], walls[False])]
+    ratios = [s / c for c, s in zip(walls[True], walls[False], strict=True)]
     print(json.dumps({"env": env_id, "envs": n_envs, "episodes": episodes, "repeats": repeats,
                       "load_average": os.getloadavg(), "concurrent_s": statistics.median(walls[True]),
                       "sequential_s": statistics.median(walls[False]), "speedup": statistics.median(ratios)}))
@@ -201,7 +201,8 @@ def main() -> None:
         "sequential_eps_s": med([x["eps_s"] for x in results["sequential"]]),
         "speedup_tokens": med([b["tok_s"] / s["tok_s"] for b, s in zip(results["batched"], results["sequential"])]),
         "speedup_episodes": med([b["eps_s"] / s["eps_s"] for b, s in zip(results["batched"], results["sequential"])]),
-        "cpu_ratio": med([s["cpu_per_tok"] / b["cpu_per_tok"] for b, s in zip(results["batched"], results["sequential"])]),
+        "cpu_ratio": med([s["cpu_per_tok"] / b["cpu_per_tok"]
+                          for b, s in zip(results["batched"], results["sequential"], strict=True)]),
         "load_average_end": os.getloadavg(),
         "overhead": med([x["overhead"] for x in results["overhead"]]),
         "overhead_in_run": med([x["overhead_in_run"] for x in results["overhead"]]),

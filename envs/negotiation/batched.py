@@ -32,10 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from selfgym.envs.negotiation import contexts as ctxs
 from selfgym.envs.negotiation import partners, rules
 from selfgym.envs.negotiation.rules import Context
-
 from selfgym.errors import ConfigError
 
 POLICIES = ("greedy", "fair", "stubborn")
@@ -136,7 +136,8 @@ def _codes(players, n: int) -> np.ndarray:
     if arr.shape == (2,):
         arr = np.broadcast_to(arr, (n, 2))
     if arr.shape != (n, 2):
-        raise ConfigError(f"players must be a name, a pair of names, or an (n, 2) array; got shape {arr.shape} for {n} games")
+        raise ConfigError(f"players must be a name, a pair of names, or an (n, 2) array; "
+                          f"got shape {arr.shape} for {n} games")
     try:
         return np.vectorize(lambda p: int(p) if not isinstance(p, str) else _CODE[p], otypes=[np.int64])(arr) \
             if arr.size else np.zeros((0, 2), np.int64)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from selfgym.envs.negotiation import batched, rules
 from selfgym.envs.negotiation.contexts import all_contexts
 from selfgym.envs.negotiation.env import env
 from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner, StubbornPartner
 from selfgym.envs.negotiation.rules import Context
-
 from selfgym.errors import ConfigError
 
 CLASSES = {"fair": FairPartner, "greedy": GreedyPartner, "stubborn": StubbornPartner}
