@@ -396,12 +396,14 @@ def _exit_code(code) -> int:
 
 # ------------------------------------------------------------------------------------ runner
 class Runner:
-    def __init__(self, workdir: str, user: int | None, ipc_ns: bool = False):
+    def __init__(self, workdir: str, user: int | None, ipc_ns: bool = False, private_tmp: bool = False):
         self.workdir = workdir
         self.user = user
         self.ipc_ns = ipc_ns
         self.zygote = Zygote(user, ipc_ns)
-        private = os.getpid() == 1 or user is not None  # these places are ours alone
+        # /tmp, /var/tmp and /dev/shm are ours alone only as a container's init or once our own
+        # mount namespace gave us fresh tmpfs there; otherwise they are the host's: never empty them.
+        private = os.getpid() == 1 or private_tmp
         self.cleanup_dirs = [workdir] + (["/dev/shm", "/tmp", "/var/tmp"] if private else [])
         # Without a namespace per job, IPC objects are removed after each job; only where this
         # runner owns the IPC namespace (a container), never the host's.
@@ -742,17 +744,17 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
     os.makedirs(args.workdir, exist_ok=True)
-    ipc_ns = False
+    ipc_ns = private_tmp = False
     if args.namespaces:
         os.chmod(args.workdir, 0o1777)
         try:
             _private_namespaces(args.workdir, args.tmpfs_mb)
-            isolation, ipc_ns = "namespaces", True
+            isolation, ipc_ns, private_tmp = "namespaces", True, True
         except OSError as exc:  # e.g. inside an unprivileged container: say so, go on weaker
             isolation = f"rlimits only (no namespaces: {exc})"
     else:
         isolation = "container" if os.getpid() == 1 else "rlimits only"
-    runner = Runner(args.workdir, args.user, ipc_ns)
+    runner = Runner(args.workdir, args.user, ipc_ns, private_tmp)
     if args.runner_uid is not None:  # the zygote stays uid 0; we keep 0 only as the saved uid
         os.setgroups([])
         os.setresgid(args.runner_uid, args.runner_uid, 0)
