@@ -4,7 +4,7 @@ The quick test copies the script alone into an empty folder (setup replaced by a
 real one through scripts/test.sh): its sandbox demo and `selfgym run` steps run for real (with
 the constant agent); steps that need the checkout's other folders (examples/) fail there, and the
 total time must still be the last line. ``SELFGYM_RUN_DEMO=1`` runs the whole demo as shipped
-(setup, the default model over every family, a round of expert iteration: many minutes).
+(setup, the default model over every family, Reflexion across trials: many minutes).
 """
 
 from __future__ import annotations
