@@ -7,6 +7,7 @@ replicas) is not run here.
 """
 
 import asyncio
+import concurrent.futures
 import json
 import math
 import os
@@ -70,7 +71,10 @@ def run_worker(cfg, url, rows, client_cls=RecordingClient):
         "agent_name": np.array([r["agent_name"] for r in rows], dtype=object),
         "index": np.arange(len(rows)),
     }, meta_info={"validate": False})
-    return asyncio.run(worker.generate_sequences(batch)), worker, client
+    # verl runs its agent loops on an event loop of their own (a Ray actor's); so does this test, on a
+    # thread of its own, whatever loop the calling thread may have
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, worker.generate_sequences(batch)).result(), worker, client
 
 
 def test_agent_loop_is_registered_by_name():
