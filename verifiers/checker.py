@@ -22,11 +22,11 @@ import json
 import math
 import os
 import reprlib
-import threading
 import time
 from collections import Counter
 from typing import Any
 
+from selfgym import pyparse
 from selfgym.errors import ConfigError, SandboxError, TaskError
 from selfgym.quoting import clean, inline
 from selfgym.safejson import JSONError, loads
@@ -37,12 +37,12 @@ HARNESS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness
 COMPARE_MODES = ("exact", "float", "unordered")
 _harness_source: str | None = None
 MSG = 300
-_AST_LOCK = threading.Lock()  # CPython 3.11's parser can raise SystemError when threads race it
 
 
 def _parse(code: str) -> ast.Module:
-    with _AST_LOCK:
-        return ast.parse(code)
+    tree = pyparse.parse(code)  # safe from any thread (CPython 3.11's parser race)
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def _harness() -> str:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ast
 import re
-import threading
 from dataclasses import dataclass
 
+from selfgym import pyparse
 from selfgym.quoting import inline, quote
 
 _OPENER = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.#-]*)")
@@ -33,7 +33,6 @@ MAX_PARSE_CHARS = 120_000
 #: Characters of fenced blocks parsed while choosing one (the rest are matched by a pattern).
 PARSE_BUDGET = 200_000
 
-_PARSE_LOCK = threading.Lock()
 
 
 def _line(code: str, lineno: int) -> str:
@@ -58,10 +57,8 @@ def parse_code(code: str) -> ast.Module:
     Code longer than ``MAX_PARSE_CHARS``, a NUL character and nesting deeper than the parser
     allows (it raises ``RecursionError`` or ``MemoryError``) all become SyntaxErrors. A tree that
     parses may still be too deep for recursive walkers (``ast.dump``, ``compile``): callers that
-    walk it recursively catch ``RecursionError``. CPython 3.11 keeps the AST converter's recursion
-    counter per process, so two
-    threads parsing at once can fail with ``SystemError: AST constructor recursion depth
-    mismatch``: parses take a lock, and a SystemError (never a property of the code) is retried.
+    walk it recursively catch ``RecursionError``. Parsing goes through ``selfgym.pyparse`` (safe
+    from any thread); a parser SystemError that survives its retry is never a property of the code.
     """
     if not isinstance(code, str):
         raise _error(f"code must be text, got {type(code).__name__}", "")
@@ -71,23 +68,20 @@ def parse_code(code: str) -> ast.Module:
     if nul != -1:
         lineno = code.count("\n", 0, nul) + 1
         raise _error("the code contains a NUL character", code, lineno, nul - (code.rfind("\n", 0, nul) + 1) + 1)
-    with _PARSE_LOCK:
-        for tries_left in (1, 0):
-            try:
-                tree = ast.parse(code)
-                break
-            except SyntaxError as exc:
-                if not exc.lineno:  # a few parser errors carry no position: point at the last line
-                    last = code.count("\n") + 1
-                    exc.lineno, exc.offset, exc.text = last, None, _line(code, last)
-                raise
-            except SystemError:
-                if not tries_left:
-                    raise _error("the code could not be parsed (the parser failed; try again)", code) from None
-            except (RecursionError, MemoryError):
-                raise _error("the code is nested too deeply for Python's parser", code) from None
-            except (ValueError, OverflowError) as exc:
-                raise _error(f"the code cannot be parsed: {inline(exc, 200)}", code) from None
+    try:
+        tree = pyparse.parse(code)
+    except SyntaxError as exc:
+        if not exc.lineno:  # a few parser errors carry no position: point at the last line
+            last = code.count("\n") + 1
+            exc.lineno, exc.offset, exc.text = last, None, _line(code, last)
+        raise
+    except SystemError:
+        raise _error("the code could not be parsed (the parser failed; try again)", code) from None
+    except (RecursionError, MemoryError):
+        raise _error("the code is nested too deeply for Python's parser", code) from None
+    except (ValueError, OverflowError) as exc:
+        raise _error(f"the code cannot be parsed: {inline(exc, 200)}", code) from None
+    assert isinstance(tree, ast.Module)
     return tree
 
 

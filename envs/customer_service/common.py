@@ -13,6 +13,7 @@ import json
 import operator
 from typing import Any
 
+from selfgym import pyparse
 from selfgym.envs.customer_service.db import Database
 from selfgym.tools import ToolError, tool
 
@@ -30,9 +31,11 @@ def dumps(value: Any) -> str:
 def evaluate_arithmetic(expression: str) -> float:
     """Evaluate numbers, + - * / // ** and parentheses (nothing else), or raise ToolError."""
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        tree = pyparse.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise ToolError(f"cannot read the expression {expression!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # too deep, NUL bytes, parser race
+        raise ToolError(f"cannot read the expression: {type(exc).__name__}") from None
 
     def walk(node: ast.AST) -> float:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):

@@ -17,6 +17,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from selfgym import pyparse
 from selfgym.errors import SelfgymError
 
 
@@ -76,8 +77,8 @@ def _literal(node: ast.AST) -> str:
 
 def _parse_call(text: str) -> WebAction:
     try:
-        tree = ast.parse(text, mode="eval")
-    except (RecursionError, MemoryError, ValueError) as exc:  # nesting the parser refuses, NUL bytes
+        tree = pyparse.parse(text, mode="eval")
+    except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # too deep, NUL bytes, parser race
         raise SyntaxError(f"cannot parse the call: {type(exc).__name__}") from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in ACTIONS:
