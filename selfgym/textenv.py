@@ -64,6 +64,9 @@ class TextEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
     family: str = "text"
+    # the family's LLM prompt template, "module:Class" (a selfgym.prompting.GenericTemplate
+    # subclass in the family's folder), passed to agents as info["prompt_template"]; None: generic
+    prompt_template: str | None = None
     system_prompt: str | None = None
 
     def __init__(
@@ -241,6 +244,8 @@ class TextEnv(gym.Env):
             "tools": self.tools(),
             "difficulty": dict(task.difficulty) if task else {},
         }
+        if self.prompt_template:
+            info["prompt_template"] = self.prompt_template
         info.update(extra)
         return info
 

@@ -39,6 +39,7 @@ class ArithmeticEnv(TextEnv):
     """
 
     family = "arithmetic"
+    prompt_template = "selfgym.envs.arithmetic.prompting:ArithmeticTemplate"
     system_prompt = "You solve arithmetic problems. End your reply with the integer answer."
 
     def __init__(self, level: int | list[int] | None = None, max_attempts: int = 3, **kwargs: Any):

@@ -116,6 +116,7 @@ class CodeChallengeEnv(TextEnv):
 
     family = FAMILY
     system_prompt = SYSTEM_PROMPT
+    prompt_template = "selfgym.envs.code.prompting:CodeTemplate"
 
     def __init__(self, pool: TaskPool | None = None, *, add_to_pool: bool = True, topic: str | None = None,
                  level: int | None = None, n_examples: int = 1, max_attempts: int = 1, min_failure_cases: int = 3,

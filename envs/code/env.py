@@ -152,6 +152,7 @@ class CodeTaskEnv(TextEnv):
 
     family = FAMILY
     system_prompt = SYSTEM_PROMPT
+    prompt_template = "selfgym.envs.code.prompting:CodeTemplate"
 
     def __init__(self, source: Any = "bundled", *, level: int | None = None, max_attempts: int = 1,
                  feedback: str = "full", feedback_chars: int = 1500, reward_mode: str = "binary",

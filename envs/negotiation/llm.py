@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from selfgym.agents.prompts import GenericTemplate
 from selfgym.envs.negotiation.rules import check_rules
+from selfgym.prompting import GenericTemplate
 
 _TAG = re.compile(r"\[(message|propose|accept|reject)\]", re.I)
 

@@ -5,8 +5,10 @@ import pytest
 
 import selfgym  # noqa: F401 - registers the ids
 from selfgym.agents.llm import LLMAgent
-from selfgym.agents.prompts import ArithmeticTemplate, GenericTemplate, NegotiationTemplate, template_for
+from selfgym.agents.prompts import GenericTemplate, template_for
 from selfgym.agents.scripted import ConstantAgent, RandomAgent, ReplayAgent
+from selfgym.envs.arithmetic.prompting import ArithmeticTemplate
+from selfgym.envs.negotiation.llm import LenientTemplate
 from selfgym.llm import SamplingParams
 from selfgym.rollout import load_episodes, rollout, save_episodes, summarize, to_hf_dataset
 
@@ -81,7 +83,21 @@ def test_templates_follow_the_info_contract():
     assert fitted[0]["content"] == "task" and fitted[1]["role"] == "user" and len(fitted) < len(long)
     assert ArithmeticTemplate().answer_key("so 3 + 4 = 7\n1,234") == "1234"
     assert GenericTemplate().answer_key("blah\n<final_answer> Paris. </final_answer>") == "paris"
-    assert NegotiationTemplate().extract("I want the hats", {}) == "[message] I want the hats"
+    assert LenientTemplate().extract("I want the hats", {}) == "[message] I want the hats"
+
+
+def test_families_name_their_templates_and_agents_know_no_family():
+    import pathlib
+
+    for env_id, cls in (("selfgym/Arithmetic-v0", "ArithmeticTemplate"), ("selfgym/CodeTask-v0", "CodeTemplate"),
+                        ("selfgym/ToolUse-v0", "GenericTemplate")):
+        env = gym.make(env_id)
+        _, info = env.reset(seed=0)
+        assert type(template_for(info)).__name__ == cls
+        env.close()
+    source = (pathlib.Path(__file__).resolve().parents[2] / "agents" / "prompts.py").read_text()
+    for family in ("arithmetic", "code", "negotiation", "tooluse"):
+        assert f'"{family}"' not in source
 
 
 def test_scripted_baselines_run_through_the_runner():
