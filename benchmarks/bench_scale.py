@@ -34,8 +34,8 @@ import time
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on loopback
 
-import selfgym  # noqa: E402,F401 - registers ids
-from selfgym.executors import ShadowOracle, drive, make_executor  # noqa: E402
+import selfgym  # noqa: F401 - registers ids
+from selfgym.executors import ShadowOracle, drive, make_executor
 
 MB = 1024 * 1024
 REV = "def rev(s):\n    return s[::-1]\n"

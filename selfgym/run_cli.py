@@ -151,7 +151,7 @@ class RunStopped(BaseException):
 
 
 def _on_signal(reason: str):
-    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+    def handler(signum, frame):
         raise RunStopped(reason)
     return handler
 

@@ -196,7 +196,7 @@ class TransformersServer:
             def _error(self, code: int, message: str, kind: str = "invalid_request_error") -> None:
                 self._send(code, {"error": {"message": message, "type": kind, "code": code}})
 
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):  # http.server's naming
                 path = self.path.split("?", 1)[0].rstrip("/")
                 if path in ("/health", "/v1/health"):
                     self._send(200, {"status": "ok"})
@@ -206,7 +206,7 @@ class TransformersServer:
                 else:
                     self._error(404, f"no such endpoint: GET {path}", "not_found_error")
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):  # http.server's naming
                 path = self.path.split("?", 1)[0].rstrip("/")
                 if path not in ("/v1/chat/completions", "/chat/completions"):
                     self._error(404, f"no such endpoint: POST {path}", "not_found_error")
@@ -293,7 +293,7 @@ def _serve(args) -> int:
     stop = threading.Event()
     reason: list[str] = []
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         reason.append(signal.Signals(signum).name)
         stop.set()
 

@@ -468,7 +468,7 @@ class ToolSet:
             raise
         except ToolError as exc:
             msg = str(exc)
-        except Exception as exc:  # the agent's request made the tool fail: report, go on
+        except Exception as exc:  # noqa: BLE001 - the agent's request made the tool fail: report, go on
             msg = f"{call.name} failed: {type(exc).__name__}: {exc}"
         else:
             return ToolResult(call.name, True, _render(value), value=value)

@@ -75,7 +75,7 @@ def client(timeout: int = 60):
         try:
             c = _client or docker.from_env(timeout=timeout)
             c.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure here means: no engine
+        except Exception as exc:
             _client = None
             raise SandboxError(f"the Docker engine does not answer ({str(exc)[:200]}); start it "
                                "(scripts/setup.sh does: dockerd --bridge=none --iptables=false) "
@@ -291,7 +291,7 @@ class DockerSandbox(Sandbox):
         self._api, self._api_pid = c.api, os.getpid()
         try:
             self.image_id = c.api.inspect_image(image)["Id"]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SandboxError(f"cannot inspect the sandbox image {image}: {exc}") from exc
         remove_stale_containers(c)
         super().__init__(limits, pool_size or max(2, os.cpu_count() or 2), max_jobs, retries)

@@ -60,7 +60,7 @@ def build(client=None, force: bool = False, offline: bool | None = None, log: Ca
         try:
             _build_from_registry(client, log)
             return "registry"
-        except Exception as exc:  # noqa: BLE001 - any registry failure means: go offline
+        except Exception as exc:
             if offline is False:
                 raise SandboxError(f"cannot build {IMAGE} from {BASE_IMAGE}: {exc}") from exc
             log(f"registry unavailable ({str(exc).splitlines()[0][:120]}); building offline with debootstrap")
@@ -153,7 +153,7 @@ def _build_offline(client, log) -> None:
     repo, tag = IMAGE.split(":")
     try:
         client.api.import_image_from_file(tar, repository=repo, tag=tag, changes=changes)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise SandboxError(f"docker import of {tar} failed: {exc}") from exc
     if not image_exists(client):
         raise SandboxError(f"docker import finished but {IMAGE} with label {LABEL}={IMAGE_VERSION} is not there")

@@ -311,7 +311,7 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: in
         if cmd[0] in PYTHONS and len(cmd) >= 2 and not cmd[1].startswith("-"):
             _run_python_here(cmd[1:], env, jobdir, trusted)
         os.execvpe(cmd[0], cmd, env)
-    except BaseException as exc:  # setup failed: report on the job's stderr
+    except BaseException as exc:  # noqa: BLE001 - setup failed: report on the job's stderr
         try:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             os.write(2, f"selfgym runner: could not start the job: {exc!r} (runner line {where.lineno})\n".encode())
@@ -365,7 +365,7 @@ def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> N
             runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as exc:
         code = _exit_code(exc.code)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the job's own program: anything it raises is its failure
         traceback.print_exc()
         code = 1
     try:
@@ -377,7 +377,7 @@ def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> N
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the job's streams may be broken; exiting matters more
         pass
     os._exit(code)
 
@@ -389,7 +389,7 @@ def _exit_code(code) -> int:
         return code & 0xFF
     try:
         print(code, file=sys.stderr)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - stderr may be closed by the job
         pass
     return 1
 
@@ -776,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
             if "workdir" not in job:  # the child reads the frame as sent, plus where to work
                 job["_raw"] = raw[:-1] + b', "workdir": ' + json.dumps(runner.workdir).encode() + b"}"
             result = runner.run(job)
-        except Exception as exc:  # a runner bug is an infrastructure failure, reported as such
+        except Exception as exc:  # noqa: BLE001 - a runner bug is an infrastructure failure, reported as such
             result = {"infra_error": f"runner failed: {exc!r}", "recycle": True}
         write_frame(fd_out, result)
         if result.get("recycle"):

@@ -60,7 +60,7 @@ def gold_hash(task: Task) -> tuple[str | None, str | None]:
         try:
             domain, _ = replay(task)
             _GOLD[key] = (domain.db.state_hash(), None)
-        except Exception as exc:  # a crash of our own code or data, reported as infra
+        except Exception as exc:  # noqa: BLE001 - a crash of our own code or data, reported as infra
             _GOLD[key] = (None, f"{type(exc).__name__}: {exc}")
     return _GOLD[key]
 

@@ -156,7 +156,7 @@ class MiniWoBEnv(WebEnvBase):
             self._page.evaluate(_IMAGES_LOADED)
         except VerifierError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any browser failure here is ours, not the agent's
+        except Exception as exc:
             self._loaded = None
             raise VerifierError(f"could not load MiniWoB++ task {name}: {_first_line(exc)}") from exc
         return step_cap(name)
@@ -170,7 +170,7 @@ class MiniWoBEnv(WebEnvBase):
     def _nodes(self) -> list[dict[str, Any]]:
         try:
             self._snapshot()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise VerifierError(f"could not read the page: {_first_line(exc)}") from exc
         return self._snap["nodes"]
 
@@ -206,7 +206,7 @@ class MiniWoBEnv(WebEnvBase):
                 page.wait_for_timeout(self.settle_ms)
         except ActionFailed:
             raise
-        except Exception as exc:  # noqa: BLE001 - sort Playwright errors into ours and the agent's
+        except Exception as exc:
             if _is_infra(exc):
                 raise VerifierError(f"the browser failed: {_first_line(exc)}") from exc
             raise ActionFailed(f"{action.name} failed: {_first_line(exc)}") from None
@@ -214,7 +214,7 @@ class MiniWoBEnv(WebEnvBase):
     def _outcome(self) -> tuple[bool, float, str]:
         try:
             done, raw, reason = self._page.evaluate("() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise VerifierError(f"could not read the page's reward: {_first_line(exc)}") from exc
         self._last_outcome = (bool(done), float(raw or 0.0))
         return bool(done), float(raw or 0.0), str(reason) if reason else ""

@@ -40,7 +40,7 @@ def _rg():
 
 def datasets() -> list[str]:
     """Every dataset name reasoning-gym offers (``composite`` excepted: it needs a spec)."""
-    from reasoning_gym.factory import DATASETS  # noqa: F401 - _rg() checks the install first
+    from reasoning_gym.factory import DATASETS
 
     _rg()
     return sorted(n for n in DATASETS if n != "composite")
@@ -212,7 +212,7 @@ def score(task: Task, answer: str) -> Verdict:
                        checks=[CheckResult("answer_safe_to_score", False, refused, got=answer[:200])], error=refused)
     try:
         value = float(dataset.score_answer(answer, p["entry"]))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a third-party scorer raises anything; classified below
         why = f"the {p['dataset']!r} scorer raised {type(exc).__name__}: {str(exc)[:200]}"
         try:  # a scorer that still reads its own reference answer failed on this answer: the agent's failure
             float(dataset.score_answer(str(p["entry"].get("answer")), p["entry"]))

@@ -57,7 +57,7 @@ def _import_verifiers():
         sys.path[:] = saved
 
 
-import selfgym  # noqa: E402,F401  (registers the ids)
+import selfgym  # noqa: E402  (registers the ids)
 
 try:
     vf = _import_verifiers()

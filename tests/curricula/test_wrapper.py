@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import selfgym  # noqa: F401 - registers the ids
+import selfgym
 from selfgym.curricula import CurriculumWrapper, ExItSampler, LearnabilitySampler, LevelSampler, UniformSampler, task_set_of
 from selfgym.envs.arithmetic import task as arith
 from selfgym.errors import ConfigError

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("openenv.core")
 
-from openenv.core.generic_client import GenericEnvClient  # noqa: E402
+from openenv.core.generic_client import GenericEnvClient
 
-from selfgym.executors import ShadowOracle, drive  # noqa: E402
-from selfgym.executors.envserver import EnvServers  # noqa: E402
+from selfgym.executors import ShadowOracle, drive
+from selfgym.executors.envserver import EnvServers
 
-from .helpers import start_serve_env  # noqa: E402
+from .helpers import start_serve_env
 
 ENV_ID = "selfgym/ToolUse-v0"
 

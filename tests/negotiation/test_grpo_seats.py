@@ -19,7 +19,7 @@ def tokenizer():
 
     try:
         path = default_model_dir()
-    except Exception as exc:  # the default model is fetched by scripts/setup.sh
+    except Exception as exc:  # noqa: BLE001 - the default model is fetched by scripts/setup.sh
         pytest.skip(f"the default model is not installed: {exc}")
     return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
 

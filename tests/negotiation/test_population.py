@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("openskill")
 
-from selfgym.envs.negotiation import env as negotiation  # noqa: E402
-from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner, RandomPartner, StubbornPartner  # noqa: E402
-from selfgym.population import League, format_table, play_round  # noqa: E402
+from selfgym.envs.negotiation import env as negotiation
+from selfgym.envs.negotiation.partners import FairPartner, GreedyPartner, RandomPartner, StubbornPartner
+from selfgym.population import League, format_table, play_round
 
 
 def test_negotiation_league_rates_matches_and_tags_trajectories(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import selfgym  # noqa: F401
+import selfgym
 from selfgym.envs.reasoning import integration as calc
 from selfgym.errors import ConfigError
 from selfgym.types import Task

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import selfgym  # noqa: F401  (registers the ids)
+import selfgym
 from selfgym.envs.web import SIM_TASKS
 from selfgym.envs.web.env import SimWebEnv
 from selfgym.envs.web.tasks import TASKS
