@@ -12,8 +12,8 @@ default), so a slow env (a sandbox verdict, a remote server, a simulated user) n
 the others' steps before the next ``act_batch``. Everything else (the agent call, bookkeeping,
 ``observe_result``, which env starts which job) stays in the calling thread in env order, so the
 episodes are the same as with ``concurrent_envs=False`` for the same seeds. Envs bound to the
-thread that made them (Playwright's sync API behind MiniWoB++, or any env whose ``metadata`` has
-``"concurrent_steps": False``) are stepped in the calling thread.
+thread that made them (their ``metadata`` has ``"concurrent_steps": False``, as MiniWoB++'s has:
+Playwright's sync API) are stepped in the calling thread.
 
 Each finished episode is an ``Episode`` whose ``Step``s carry the action, reward, verdict,
 action error, the exact chat the model saw, its token ids and log-probabilities, and timings.
@@ -66,17 +66,10 @@ def _as_env_list(envs: Any) -> list[Any]:
     return out
 
 
-# Envs whose objects belong to the thread that made them: Playwright's sync API (MiniWoB++'s shared
-# Chromium) raises when called from another thread.
-_THREAD_BOUND_MODULES = ("selfgym.envs.miniwob",)
-
-
 def steps_concurrently(env: Any) -> bool:
     """Whether the runner may step/reset ``env`` from a worker thread (see the module docstring)."""
     base = getattr(env, "unwrapped", env)
-    if (getattr(base, "metadata", None) or {}).get("concurrent_steps") is False:
-        return False
-    return not type(base).__module__.startswith(_THREAD_BOUND_MODULES)
+    return (getattr(base, "metadata", None) or {}).get("concurrent_steps", True) is not False
 
 
 class _Calls:

@@ -145,26 +145,31 @@ class SingleThreadSelfgymEnvironment(SelfgymEnvironment):
     REQUIRES_SINGLE_THREAD_EXECUTOR = True
 
 
-#: families whose envs must stay on one thread (Playwright's sync API binds a browser to its thread)
-SINGLE_THREAD_FAMILIES = ("miniwob",)
+def thread_bound(env_id: str) -> bool:
+    """Whether ``env_id``'s envs must stay on the thread that made them: their class's
+    ``metadata`` says ``"concurrent_steps": False`` (MiniWoB++: Playwright's sync API)."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    return (getattr(creator, "metadata", None) or {}).get("concurrent_steps", True) is False
 
 
 def make_app(env_id: str, env_kwargs: dict[str, Any] | None = None, *, max_sessions: int = 8,
              session_timeout_s: float | None = None, single_thread: bool | None = None):
     """openenv-core's FastAPI app serving ``env_id`` with up to ``max_sessions`` concurrent sessions.
 
-    ``single_thread`` runs every session's env calls on one thread (default: for the families in
-    ``SINGLE_THREAD_FAMILIES``); otherwise each session has its own thread.
+    ``single_thread`` runs every session's env calls on one thread (default: for envs that are
+    ``thread_bound``); otherwise each session has its own thread.
     """
     import gymnasium as gym
 
     import selfgym  # noqa: F401 - registers the ids
-    from selfgym.registration import catalog
 
     gym.spec(env_id)  # fail now, with gymnasium's message, on an unknown id
     if single_thread is None:
-        family = next((e.family for e in catalog("gymnasium") if e.id == env_id), None)
-        single_thread = family in SINGLE_THREAD_FAMILIES
+        single_thread = thread_bound(env_id)
     cls = SingleThreadSelfgymEnvironment if single_thread else SelfgymEnvironment
     factory = functools.partial(cls, env_id, dict(env_kwargs or {}))
     config = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=session_timeout_s)

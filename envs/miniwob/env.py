@@ -71,6 +71,9 @@ class MiniWoBEnv(WebEnvBase):
     """
 
     family = "miniwob"
+    # Playwright's sync API binds the browser to the thread that started it: runners and servers
+    # keep every call to this env on one thread
+    metadata = {**WebEnvBase.metadata, "concurrent_steps": False}
 
     def __init__(self, task: str = "click-button", settle_ms: int = 20, reload: str = "task", **kwargs: Any):
         super().__init__(**kwargs)

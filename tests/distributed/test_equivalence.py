@@ -24,10 +24,9 @@ SEED = 11
 #: served from their own process: a browser is bound to one thread of one process, and this
 #: process already drives one (the in-process run and the shadow oracle)
 def _own_process_server(env_id: str) -> bool:
-    from selfgym.registration import catalog
-    from selfgym.serve_env import SINGLE_THREAD_FAMILIES
+    from selfgym.serve_env import thread_bound
 
-    return any(e.id == env_id and e.family in SINGLE_THREAD_FAMILIES for e in catalog("gymnasium"))
+    return thread_bound(env_id)
 
 
 def _run(kind: str, env_id: str, **options):
