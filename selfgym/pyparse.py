@@ -15,12 +15,25 @@ import threading
 _LOCK = threading.Lock()
 
 
-def parse(source: str, mode: str = "exec") -> ast.AST:
-    """``ast.parse(source, mode=mode)`` under the process-wide parse lock.
+def parse(source: str) -> ast.Module:
+    """``ast.parse(source)`` (a module) under the process-wide parse lock.
 
     Raises what ``ast.parse`` raises (``SyntaxError``, ``ValueError``, ``RecursionError``,
     ``MemoryError``); a ``SystemError`` only when the retry raced again.
     """
+    tree = _parse(source, "exec")
+    assert isinstance(tree, ast.Module)
+    return tree
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")`` (one expression) under the same lock; raises as ``parse``."""
+    tree = _parse(source, "eval")
+    assert isinstance(tree, ast.Expression)
+    return tree
+
+
+def _parse(source: str, mode: str) -> ast.AST:
     with _LOCK:
         try:
             return ast.parse(source, mode=mode)

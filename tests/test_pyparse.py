@@ -7,6 +7,7 @@ every host-side ``ast.parse`` of model output goes through ``selfgym.pyparse``.
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import re
 
@@ -29,7 +30,8 @@ def test_host_code_parses_only_through_the_one_helper():
 def test_the_helper_raises_what_ast_parse_raises():
     from selfgym import pyparse
 
-    assert pyparse.parse("f(1)", mode="eval").body.func.id == "f"
+    call = pyparse.parse_expression("f(1)").body
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"
     for bad, error in (("def (:", SyntaxError), ("a\0b", (SyntaxError, ValueError))):
         try:
             pyparse.parse(bad)

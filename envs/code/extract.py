@@ -81,7 +81,6 @@ def parse_code(code: str) -> ast.Module:
         raise _error("the code is nested too deeply for Python's parser", code) from None
     except (ValueError, OverflowError) as exc:
         raise _error(f"the code cannot be parsed: {inline(exc, 200)}", code) from None
-    assert isinstance(tree, ast.Module)
     return tree
 
 

@@ -31,7 +31,7 @@ def dumps(value: Any) -> str:
 def evaluate_arithmetic(expression: str) -> float:
     """Evaluate numbers, + - * / // ** and parentheses (nothing else), or raise ToolError."""
     try:
-        tree = pyparse.parse(expression.strip(), mode="eval")
+        tree = pyparse.parse_expression(expression.strip())
     except SyntaxError as exc:
         raise ToolError(f"cannot read the expression {expression!r}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # too deep, NUL bytes, parser race

@@ -77,7 +77,7 @@ def _literal(node: ast.AST) -> str:
 
 def _parse_call(text: str) -> WebAction:
     try:
-        tree = pyparse.parse(text, mode="eval")
+        tree = pyparse.parse_expression(text)
     except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # too deep, NUL bytes, parser race
         raise SyntaxError(f"cannot parse the call: {type(exc).__name__}") from None
     call = tree.body
