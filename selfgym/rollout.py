@@ -110,7 +110,8 @@ class _Calls:
             self.executor.shutdown(wait=True)
 
 
-def _obs_text(obs: Any) -> str:
+def observation_text(obs: Any) -> str:
+    """What a Step records of an observation: its text (a dict observation's ``"text"``)."""
     return str(obs.get("text", obs)) if isinstance(obs, dict) else str(obs)
 
 
@@ -215,7 +216,7 @@ def rollout(
                     step_info["completion"] = c.text
                     step_info["finish_reason"] = c.finish_reason
                 slot.steps.append(Step(
-                    observation=_obs_text(slot.obs), action=actions[k], reward=float(reward),
+                    observation=observation_text(slot.obs), action=actions[k], reward=float(reward),
                     terminated=bool(terminated), truncated=bool(truncated), info=step_info,
                     token_ids=getattr(c, "token_ids", None), logprobs=getattr(c, "logprobs", None),
                     prompt_token_ids=getattr(c, "prompt_token_ids", None),

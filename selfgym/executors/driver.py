@@ -31,6 +31,7 @@ from typing import Any
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError
+from selfgym.rollout import observation_text
 from selfgym.types import Episode, Step, Task, Verdict
 
 # info keys that are the env's whole state (kept once per episode, not per step), as in rollout
@@ -121,14 +122,10 @@ class _Slot:
         return (self.job, self.trial, self.attempt)
 
 
-def _obs_text(obs: Any) -> str:
-    return str(obs.get("text", obs)) if isinstance(obs, dict) else str(obs)
-
-
 def infra_step(obs: Any, error: str) -> Step:
     """The last step of an episode that our infrastructure could not finish: NaN, never 0."""
     verdict = Verdict.infra_error(error)
-    return Step(observation=_obs_text(obs) if obs is not None else "", action="", reward=math.nan,
+    return Step(observation=observation_text(obs) if obs is not None else "", action="", reward=math.nan,
                 truncated=True, info={"verdict": verdict.to_dict(), "reward_valid": False, "infra_error": error})
 
 
@@ -315,7 +312,7 @@ def drive(
                 extra["completion"] = c.text
                 extra["finish_reason"] = c.finish_reason
             slot.steps.append(Step(
-                observation=_obs_text(slot.obs), action=actions[k], reward=0.0, info=extra,
+                observation=observation_text(slot.obs), action=actions[k], reward=0.0, info=extra,
                 token_ids=getattr(c, "token_ids", None), logprobs=getattr(c, "logprobs", None),
                 prompt_token_ids=getattr(c, "prompt_token_ids", None),
                 timings={"agent": t_agent, "agent_batch": len(ready)},
