@@ -540,11 +540,18 @@ class Runner:
         return cmd[1] in PRECOMPILED or (isinstance(shipped, str) and shipped in SOURCES)
 
     def _kill_strays(self) -> bool:
-        """Kill every process the job left; True when there were any."""
+        """Kill every process the job left; True when there were any.
+
+        Kept: the zygote and the child it forked ahead for the next job, which is still root
+        (every uid 0: it drops to the job uid only when it takes a job, and no job can regain
+        uid 0). Everything else below the runner is the job's: its orphans (reparented to the
+        runner, the subreaper) and children it made the zygote's with ``clone(CLONE_PARENT)``."""
         found = False
         for _ in range(200):
             below = _descendants(os.getpid())  # first: a child the zygote forks after this is not in it
-            keep = {self.zygote.pid, *_descendants(self.zygote.pid)} if self.zygote.pid > 0 else set()
+            keep = set()
+            if self.zygote.pid > 0:
+                keep = {self.zygote.pid, *(c for c in _children(self.zygote.pid) if _all_uids_root(c))}
             strays = [p for p in below if p not in keep]
             if not strays:
                 break
@@ -675,6 +682,46 @@ def _descendants(root: int) -> list[int]:
                 out.append(int(k))
                 todo.append(int(k))
     return out
+
+
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc, or a scan where the kernel lacks that file)."""
+    if not _HAS_CHILDREN:
+        return [p for p in _descendants_by_scan(pid) if _parent(p) == pid]
+    out = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tids:
+        try:
+            with open(f"/proc/{pid}/task/{t}/children", "rb") as f:
+                out.extend(int(k) for k in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _all_uids_root(pid: int) -> bool:
+    """True when the real, effective, saved and filesystem uids of ``pid`` are all 0 (read from
+    /proc/<pid>/status: a job cannot fake it, unlike the owner of /proc/<pid>)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    return all(u == b"0" for u in line.split()[1:])
+    except OSError:
+        pass
+    return False
 
 
 def _descendants_by_scan(root: int) -> list[int]:

@@ -149,6 +149,52 @@ def test_a_job_cannot_damage_the_worker_that_serves_the_next_job(backend):
         sb.close()
 
 
+CLONE_PARENT_STRAY = textwrap.dedent("""
+    import ctypes, os, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.syscall(56, 0x00008000 | 17, 0, 0, 0, 0)  # clone(CLONE_PARENT | SIGCHLD): a sibling, not a child
+    if pid == 0:
+        os.setsid()
+        while True:
+            try:
+                with open("../stray_alive", "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+            time.sleep(0.02)
+    print(pid)
+""")
+LOOK_FOR_STRAY = "import os, time\ntime.sleep(0.3)\nprint(sorted(os.listdir('..')))\n"
+
+
+@pytest.mark.parametrize("backend", ["docker", "process"])
+def test_a_process_made_a_sibling_of_the_job_does_not_reach_the_next_job(backend):
+    """``clone(CLONE_PARENT)`` makes a process whose parent is the job's parent (the zygote),
+    not the job, so it is not among the job's orphans: it is still killed after the job, and the
+    next job on the pool neither sees it nor anything it writes."""
+    if backend == "process" and os.geteuid() != 0:
+        pytest.skip("without root the process backend's jobs share the runner's uid (docs/SECURITY.md)")
+    sb = get_sandbox(backend, limits=FAST, pool_size=1)
+    try:
+        planted = sb.run({"a.py": CLONE_PARENT_STRAY}, ["python3", "a.py"])
+        assert planted.ok and int(planted.stdout) > 0, planted  # the clone worked
+        after = sb.run({"b.py": LOOK_FOR_STRAY}, ["python3", "b.py"])
+        assert after.ok and after.stdout.strip() == "['job']", after
+        if backend == "process":  # same pid namespace as the host: the stray itself is gone
+            stray = int(planted.stdout)
+            state = ""
+            try:
+                with open(f"/proc/{stray}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                pass
+            assert state in ("", "Z"), f"the stray {stray} still runs ({state})"
+        assert sb.pool.stats()["recycled"] >= 1  # a worker whose job left a process is replaced
+        assert run_tests(HONEST, TESTS, entry_point="solve", sandbox=sb).passed
+    finally:
+        sb.close()
+
+
 # ------------------------------------------------------------------- process limits per worker
 @pytest.mark.parametrize("backend", ["docker", "process"])
 def test_exhausting_processes_fails_only_that_job_while_other_workers_verify(backend):
