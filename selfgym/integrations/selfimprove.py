@@ -37,8 +37,9 @@ def load_policy(path: str = "default"):
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    # float32 weights on every device: fine-tuning bfloat16 weights directly loses updates of
+    # lr ~1e-5 to rounding (bfloat16 keeps 8 significant bits), so the model would not change.
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
     if torch.cuda.is_available():
         model = model.to("cuda")
     return model, tokenizer
