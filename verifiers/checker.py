@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import functools
 import json
 import math
 import os
@@ -53,12 +54,19 @@ def _harness() -> str:
 
 def discover_tests(test_code: str) -> list[str]:
     """Names of the top-level functions called ``test_*`` or ``check``, in source order."""
+    return list(_test_functions(test_code)[0])
+
+
+@functools.lru_cache(maxsize=128)
+def _test_functions(test_code: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The test functions of a test program in source order, and every top-level function it
+    defines. Parsed once per distinct program: a task's tests judge many candidates."""
     try:
         tree = _parse(test_code)
     except SyntaxError as exc:
         raise TaskError(f"the test code does not parse: {exc.msg} (line {exc.lineno})") from exc
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and (n.name.startswith("test_") or n.name == "check")]
+    defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return tuple(n for n in defined if n.startswith("test_") or n == "check"), frozenset(defined)
 
 
 def run_tests(candidate_code: str, test_code: str, *, entry_point: str, tests: list[str] | None = None,
@@ -67,10 +75,11 @@ def run_tests(candidate_code: str, test_code: str, *, entry_point: str, tests: l
 
     Returns one CheckResult per test in order; reward is the fraction passed. See module doc.
     """
-    names = list(tests) if tests is not None else discover_tests(test_code)
+    found, defined = _test_functions(test_code)
+    names = list(tests) if tests is not None else list(found)
     if not names:
         raise TaskError("the test code defines no test_* or check function; name the tests to run")
-    missing = [n for n in names if n not in set(discover_tests(test_code)) | _defined(test_code)]
+    missing = [n for n in names if n not in defined]
     if missing:
         raise TaskError(f"the test code does not define {missing}")
     spec = {"mode": "tests", "names": names, "entry_point": entry_point}
@@ -101,10 +110,6 @@ def run_io_cases(candidate_code: str, *, entry_point: str, cases: list[dict], sa
     return _verify(candidate_code, spec, None, sandbox, limits, expected=[c["expected"] for c in cases], compare=compare)
 
 
-def _defined(code: str) -> set[str]:
-    return {n.name for n in _parse(code).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-
-
 def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare) -> Verdict:
     t0 = time.perf_counter()
     names = spec["names"]
@@ -120,6 +125,7 @@ def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare)
         sandbox = default_sandbox()
     limits = limits or sandbox.limits
     spec = dict(spec, timeout_s=limits.timeout_s)
+    job_limits = _with_margin(limits)
     files = {"solution.py": candidate_code, "job.json": json.dumps(spec)}
     harness = getattr(sandbox, "harness_path", None)
     if harness is None:
@@ -128,7 +134,7 @@ def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare)
     if test_code is not None:
         files["tests.py"] = test_code
     try:
-        res = sandbox.run(files, ["python3", harness], limits=limits.replace(timeout_s=limits.timeout_s + 2.0))
+        res = sandbox.run(files, ["python3", harness], limits=job_limits)
     except SandboxError as exc:
         return Verdict.infra_error(str(exc), {"total": time.perf_counter() - t0})
     timings = {"sandbox": res.wall_s or 0.0, "total": time.perf_counter() - t0}
@@ -153,6 +159,12 @@ def _verify(candidate_code, spec, test_code, sandbox, limits, expected, compare)
     error = None if passed else next(f"{c.name}: {c.message}" for c in checks if not c.passed)[:MSG]
     return Verdict(reward=n_ok / len(checks), passed=passed, status=Status.OK if passed else Status.TASK_FAILURE,
                    checks=checks, timings=timings, error=error)
+
+
+@functools.lru_cache(maxsize=64)
+def _with_margin(limits: Limits) -> Limits:
+    """The job's limits: the checks' own time limit plus 2 s for the harness around them."""
+    return limits.replace(timeout_s=limits.timeout_s + 2.0)
 
 
 #: The verdict line's limits: longer, deeper or differently shaped output is a malformed report.

@@ -59,6 +59,8 @@ log = logging.getLogger("selfgym.sandbox")
 _pending_lock = threading.Lock()
 _pending: set[str] = set()  # ids whose removal failed; retried by the next reaper pass
 MEMORY_HEADROOM_MB = 64   # the runner and its zygote
+#: Bytes asked for per read of a result (recv allocates what it is asked for: 1 MiB cost ~30 us a read).
+RECV_BYTES = 1 << 16
 PIDS_HEADROOM = 8
 _client = None
 _client_lock = threading.Lock()
@@ -171,7 +173,7 @@ class DockerWorker(Worker):
     def _recv_some(self, timeout: float) -> bytes:
         self._sock.settimeout(max(0.001, timeout))
         try:
-            return self._sock.recv(1 << 20)
+            return self._sock.recv(RECV_BYTES)
         except socket.timeout as exc:
             raise WorkerLost(f"{self.name}: no answer in {timeout:.1f}s") from exc
         except OSError as exc:

@@ -160,7 +160,9 @@ class WorkerPool:
                 if self._closed:
                     raise SandboxError("the sandbox is closed")
                 while self._idle:
-                    w = self._idle.pop()
+                    # the longest idle first: a runner cleans up after answering, so the worker
+                    # released last may still be busy with that; one idle longer is ready now
+                    w = self._idle.pop(0)
                     if w.alive():
                         return w
                     self._live -= 1  # died while idle: replace it, do not spend a try on it
@@ -243,6 +245,7 @@ class Sandbox:
         self.retries = retries
         self.pool = WorkerPool(self._start_worker, size=pool_size, max_jobs=max_jobs)
         self._pid = os.getpid()
+        self._limits_dicts: dict[Limits, dict] = {}
         _LIVE.add(self)
         _register_process_cleanup()
 
@@ -281,7 +284,7 @@ class Sandbox:
             "files": {k: ({"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v) for k, v in files.items()},
             "command": list(command),
             "stdin": base64.b64encode(stdin).decode() if stdin else None,
-            "limits": self._job_limits(limits).to_dict(),
+            "limits": self._limits_dict(limits),
         }
         payload = json.dumps(job).encode()
         errors: list[str] = []
@@ -324,6 +327,16 @@ class Sandbox:
 
     def _job_limits(self, limits: Limits) -> Limits:
         return limits
+
+    def _limits_dict(self, limits: Limits) -> dict:
+        """``self._job_limits(limits).to_dict()``, computed once per distinct Limits (frozen)."""
+        cache = self._limits_dicts
+        d = cache.get(limits)
+        if d is None:
+            if len(cache) >= 64:
+                cache.clear()
+            d = cache[limits] = self._job_limits(limits).to_dict()
+        return d
 
     def warm(self) -> "Sandbox":
         """Start the pool's workers now rather than on first use."""

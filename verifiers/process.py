@@ -127,7 +127,7 @@ class ProcessWorker(Worker):
     def _recv_some(self, timeout: float) -> bytes:
         if not self._sel.select(timeout):
             return b"" if self.proc.poll() is not None else self._recv_some_retry(timeout)
-        return os.read(self.proc.stdout.fileno(), 1 << 20)
+        return os.read(self.proc.stdout.fileno(), 1 << 16)  # os.read allocates what it is asked for
 
     def _recv_some_retry(self, timeout: float) -> bytes:
         from selfgym.verifiers.pool import WorkerLost

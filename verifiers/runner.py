@@ -408,6 +408,19 @@ class Runner:
         # Without a namespace per job, IPC objects are removed after each job; only where this
         # runner owns the IPC namespace (a container), never the host's.
         self.clean_ipc = os.getpid() == 1 and not ipc_ns
+        #: The next job's child, taken from the zygote while no job runs (see ``prefetch``).
+        self.ready = None
+
+    def prefetch(self) -> None:
+        """Take the next job's child (its socket and pipes) from the zygote now, after cleaning,
+        so that a job that arrives meets a child at hand instead of a round trip to the zygote.
+        The child stays root, waiting for its job, so cleaning keeps it; on failure the next job
+        asks the zygote itself (and reports the zygote gone when it is)."""
+        if self.ready is None and self.zygote.pid > 0:
+            try:
+                self.ready = self.zygote.spawn()
+            except (OSError, EOFError, ValueError):
+                self.ready = None
 
     def run(self, job: dict) -> dict:
         lim = job["limits"]
@@ -415,8 +428,9 @@ class Runner:
         job["workdir"] = self.workdir
         oom_before = _oom_kills()
         t0 = time.monotonic()
+        ready, self.ready = self.ready, None
         try:
-            pid, sock, out_r, err_r, st_r = self.zygote.spawn()
+            pid, sock, out_r, err_r, st_r = ready or self.zygote.spawn()
         except (OSError, EOFError, ValueError):
             return {"infra_error": "the runner's zygote is gone", "recycle": True}
         data = job.pop("_raw", None) or json.dumps(job).encode()
@@ -813,6 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         fd_in = fd_out = conn.fileno()
     write_frame(fd_out, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation,
                          "uids": list(os.getresuid())})
+    runner.prefetch()
     while True:
         head = read_exact(fd_in, 4)
         raw = None if head is None else read_exact(fd_in, struct.unpack(">I", head)[0])
@@ -830,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
             runner.clean()
             continue  # the host replaces this runner; it sends nothing more
         why = runner.clean()
+        if not why:
+            runner.prefetch()
         if why:  # not fit for another job: say so (the host retries elsewhere, spending no try) and go
             write_frame(fd_out, {"retire": why})
             return 0
