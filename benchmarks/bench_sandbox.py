@@ -14,8 +14,11 @@ with the project's harness (the same files, the same command). Measured in one r
 - ``reference``: ``python3 -c pass``, an interpreter start-up, to judge how loaded the machine is.
 
 Latency is sequential (p50, p95 in ms); throughput is verdicts per second with ``--threads``
-callers. Prints a Markdown table for docs/BENCHMARKS.md and the three goals: warm pool p50 at
-most 1.5x the floor's, at least 500 verdicts/s, at least 60x faster than ``docker run``.
+callers. Prints a Markdown table for docs/BENCHMARKS.md, the three goals (warm pool p50 at
+most 1.5x the floor's, at least 500 verdicts/s, at least 60x faster than ``docker run``), and
+for the floor and the warm pool the CPU a verdict costs in the containers and in this process
+during the throughput part, with the rate that CPU allows on this machine's cores (a ceiling
+no scheduling can beat; less sensitive to other load than wall-clock figures).
 
     python benchmarks/bench_sandbox.py            # about two minutes on a 2-core VM
     python benchmarks/bench_sandbox.py --quick
@@ -26,8 +29,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,20 +55,51 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def measure(one, n_lat: int, n_tput: int, threads: int) -> dict:
+def host_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def container_cpu(ids) -> float:
+    """CPU seconds used so far by these containers (cgroup v1 cpuacct, or v2 cpu.stat); NaN if unknown."""
+    total = 0.0
+    for cid in ids():
+        for path, scale in ((f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage", 1e-9),
+                            (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat", 1e-6)):
+            try:
+                with open(path) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            total += (int(text) if text.strip().isdigit() else int(text.split()[1])) * scale
+            break
+        else:
+            return math.nan
+    return total
+
+
+def measure(one, n_lat: int, n_tput: int, threads: int, containers=None) -> dict:
+    """p50/p95 of sequential calls, then calls per second from ``threads`` callers; with
+    ``containers`` (a function giving their ids), also the CPU each verdict cost in them and here."""
     one()  # warm-up
     lat = []
     for _ in range(n_lat):
         t = time.perf_counter()
         assert one(), "verification failed"
         lat.append(time.perf_counter() - t)
+    ids = containers() if containers else []
+    c0, h0 = (container_cpu(lambda: ids), host_cpu()) if containers else (0.0, 0.0)
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as ex:
         ok = list(ex.map(lambda _: one(), range(n_tput)))
     wall = time.perf_counter() - t
     assert all(ok)
-    return {"p50_ms": statistics.median(lat) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "per_s": n_tput / wall,
-            "n_lat": n_lat, "n_tput": n_tput}
+    out = {"p50_ms": statistics.median(lat) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "per_s": n_tput / wall,
+           "n_lat": n_lat, "n_tput": n_tput}
+    if containers:
+        out["box_cpu_ms"] = (container_cpu(lambda: ids) - c0) / n_tput * 1000
+        out["host_cpu_ms"] = (host_cpu() - h0) / n_tput * 1000
+    return out
 
 
 def write_job(d: str) -> None:
@@ -204,7 +240,13 @@ def fork_floor():
         conn.close()
         api.remove_container(cid, force=True)
         shutil.rmtree(d, ignore_errors=True)
-    return one, close
+    return one, close, lambda: [cid]
+
+
+def pool_ids(sb) -> list[str]:
+    from selfgym.verifiers.docker_backend import POOL_LABEL
+
+    return [c["Id"] for c in sb.api.containers(filters={"label": f"{POOL_LABEL}={sb.pool_id}"})]
 
 
 def pool(backend: str, pool_size: int):
@@ -227,11 +269,12 @@ def main() -> int:
     rows = {}
     with tempfile.TemporaryDirectory() as jobdir:
         write_job(jobdir)
-        one, close = fork_floor()
-        rows["fork-per-job floor (one warm container)"] = measure(one, n_lat, n_tput, args.threads)
+        load0 = os.getloadavg()
+        one, close, ids = fork_floor()
+        rows["fork-per-job floor (one warm container)"] = measure(one, n_lat, n_tput, args.threads, ids)
         close()
         one, sb = pool("docker", args.pool_size)
-        rows["docker pool (warm)"] = measure(one, n_lat, n_tput, args.threads)
+        rows["docker pool (warm)"] = measure(one, n_lat, n_tput, args.threads, lambda: pool_ids(sb))
         sb.close()
         one, sb = pool("process", args.pool_size)
         rows["process pool (warm)"] = measure(one, n_lat, n_tput, args.threads)
@@ -242,7 +285,8 @@ def main() -> int:
             lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"]).returncode == 0, n_lat // 2, n_tput // 2, args.threads)
     load = os.getloadavg()
     print(f"\nMachine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average during the run {load[0]:.1f} / {load[1]:.1f}, {datetime.date.today()}")
+          f"load average (1 min) {load0[0]:.1f} at the start, {load[0]:.1f} at the end "
+          f"(5 min: {load[1]:.1f}), {datetime.date.today()}")
     base = rows["docker pool (warm)"]
     print("\n| variant | p50 ms | p95 ms | verdicts/s | p50 vs warm pool |")
     print("|---|---:|---:|---:|---:|")
@@ -256,6 +300,13 @@ def main() -> int:
     print("\n| goal | measured | met |\n|---|---:|---|")
     for name, value, met in goals:
         print(f"| {name} | {value:.2f} | {'yes' if met else 'no'} |")
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per verdict during the throughput part (ceiling: {cores} cores / CPU per verdict)\n")
+    print("| variant | in the container(s) ms | in this process ms | ceiling verdicts/s |\n|---|---:|---:|---:|")
+    for name in ("fork-per-job floor (one warm container)", "docker pool (warm)"):
+        r = rows[name]
+        per = r["box_cpu_ms"] + r["host_cpu_ms"]
+        print(f"| {name} | {r['box_cpu_ms']:.2f} | {r['host_cpu_ms']:.2f} | {cores * 1000 / per:.0f} |")
     return 0
 
 

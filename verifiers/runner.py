@@ -43,7 +43,6 @@ import ctypes
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import struct
@@ -604,7 +603,7 @@ class Runner:
                     continue  # the way down to the work directory itself
                 try:
                     if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path, onerror=_force_remove)
+                        _shutil().rmtree(path, onerror=_force_remove)
                     else:
                         os.unlink(path)
                 except OSError:
@@ -612,6 +611,14 @@ class Runner:
                 if os.path.lexists(path):
                     ok = False
         return ok
+
+
+def _shutil():
+    """``shutil``, imported by the runner only once the zygote exists: it loads the bz2, lzma and
+    zlib libraries, and every mapping the zygote holds makes each fork of a job dearer."""
+    import shutil
+
+    return shutil
 
 
 def _force_remove(func, path, _exc) -> None:
@@ -627,7 +634,7 @@ def _force_remove(func, path, _exc) -> None:
     if func in (os.unlink, os.remove, os.rmdir):
         func(path)
     elif os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
+        _shutil().rmtree(path, ignore_errors=True)
 
 
 def _remove_ipc() -> bool:
@@ -774,7 +781,9 @@ def _oom_kills() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # a fixed help width: argparse would import shutil to ask the terminal (see _shutil)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100))
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--user", type=int, default=None, help="drop each job to this uid (the runner starts as root)")
     ap.add_argument("--runner-uid", type=int, default=None,
