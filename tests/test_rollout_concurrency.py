@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
+import time
 
 import gymnasium as gym
 import pytest
@@ -51,16 +53,21 @@ class WebScript(Agent):
         self.envs = envs
 
     def act(self, observation, info):
-        env = next(e for e in self.envs if e.last_obs is observation)
+        env = next(e for e in self.envs if getattr(e, "last_obs", None) is observation)
         if env.unwrapped.np_random_seed % 2 == 0:
             return env.unwrapped.cheat()
         ids = re.findall(r"\[(\d+)\]", observation if isinstance(observation, str) else observation["text"])
         return f"click('{ids[-1]}')" if ids else "click('1')"
 
 
+def by_job(episodes):
+    return sorted(episodes, key=lambda e: (e.metadata["job"], e.metadata["trial"]))
+
+
 def same_episodes(a, b) -> None:
+    """The same episodes (finishing order aside: with overlap it depends on timing)."""
     assert len(a) == len(b) > 0
-    for x, y in zip(a, b, strict=True):
+    for x, y in zip(by_job(a), by_job(b), strict=True):
         assert (x.task_id, x.seed, x.metadata["job"], x.metadata["trial"]) == \
                (y.task_id, y.seed, y.metadata["job"], y.metadata["trial"])
         assert [(s.observation, s.action, s.reward, s.terminated, s.truncated) for s in x.steps] == \
@@ -127,22 +134,141 @@ def test_steps_of_one_batch_are_in_flight_together():
     log: list = []
     barrier = threading.Barrier(4, timeout=20)
     envs = [BarrierEnv(barrier, log) for _ in range(4)]
-    eps = rollout(envs, Echo(), 8, seed=0)
+    eps = rollout(envs, Echo(), 8, seed=0, overlap=False)
     assert len(eps) == 8 and all(len(e.steps) == 2 for e in eps)
     assert threading.get_ident() not in log and len(set(log)) > 1
 
 
-def test_opt_out_and_thread_bound_envs_step_in_the_calling_thread():
+def test_opt_out_steps_in_the_calling_thread():
     log: list = []
     envs = [BarrierEnv(None, log) for _ in range(3)]
-    rollout(envs, Echo(), 3, concurrent_envs=False)
-    assert set(log) == {threading.get_ident()}
-    log.clear()
-    bound = BarrierEnv(None, log)
-    bound.metadata = {"concurrent_steps": False}
-    assert not steps_concurrently(bound) and steps_concurrently(envs[0])
-    rollout([bound], Echo(), 2)
-    assert set(log) == {threading.get_ident()}
+    eps = rollout(envs, Echo(), 3, concurrent_envs=False)
+    assert len(eps) == 3 and set(log) == {threading.get_ident()}
+
+
+class Affine(gym.Env):
+    """Bound to the thread of its first reset, like a Playwright page: any call from another
+    thread fails. Steps wait on a barrier so that the envs of a run must step concurrently."""
+
+    metadata = {"concurrent_steps": False}
+
+    def __init__(self, barrier: threading.Barrier | None = None, made_on: int | None = None):
+        self.barrier, self.owner, self.made_on = barrier, None, made_on
+        self.calls: list[int] = []
+        self.closed_on: int | None = None
+        self.observation_space = gym.spaces.Discrete(1)
+        self.action_space = gym.spaces.Discrete(1)
+
+    def _check(self):
+        me = threading.get_ident()
+        self.calls.append(me)
+        if self.owner is None:
+            self.owner = me
+        if me != self.owner:
+            raise RuntimeError("called from a thread that does not own this env")
+
+    def reset(self, *, seed=None, options=None):
+        self._check()
+        self.t = 0
+        return f"start {seed}", {"task_id": f"t{seed}"}
+
+    def step(self, action):
+        self._check()
+        if self.barrier is not None:
+            self.barrier.wait()
+        self.t += 1
+        return f"obs{self.t}", 1.0, self.t >= 2, False, {"task_id": "x"}
+
+    def close(self):
+        from selfgym.executors.threads import on_own_thread
+
+        def close_here():
+            self._check()
+            self.closed_on = threading.get_ident()
+
+        on_own_thread(self, close_here)
+
+
+def test_a_thread_bound_env_steps_only_on_its_own_thread_and_concurrently():
+    from selfgym.executors.threads import owner_thread
+
+    barrier = threading.Barrier(3, timeout=20)
+    envs = [Affine(barrier) for _ in range(3)]
+    assert not steps_concurrently(envs[0])
+    for overlap in (True, False):  # a second run finds each env on the same thread
+        eps = rollout(envs, Echo(), 6, seed=0, overlap=overlap)
+        assert len(eps) == 6 and all(e.total_reward == 2.0 for e in eps)
+    owners = [e.owner for e in envs]
+    assert len(set(owners)) == 3 and threading.get_ident() not in owners
+    assert all(set(e.calls) == {e.owner} for e in envs)
+    assert [owner_thread(e).thread.ident for e in envs] == owners
+    for e in envs:
+        e.barrier = None
+    rollout(envs, Echo(), 3, concurrent_envs=False)  # sequential: still each on its own thread
+    assert all(set(e.calls) == {e.owner} for e in envs)
+    for e in envs:
+        e.close()  # called here, run on the env's thread
+    assert [e.closed_on for e in envs] == owners
+
+
+def test_env_factories_are_made_stepped_and_closed_on_their_threads():
+    made: list[Affine] = []
+
+    def factory():
+        env = Affine(made_on=threading.get_ident())
+        env._check()  # bound to the thread that made it
+        made.append(env)
+        return env
+
+    eps = rollout([factory, factory], Echo(), 4, seed=3)
+    assert len(eps) == 4 and len(made) == 2
+    for env in made:
+        assert env.made_on == env.owner == env.closed_on != threading.get_ident()
+        assert set(env.calls) == {env.owner}
+    assert made[0].owner != made[1].owner
+
+
+class Slow(BarrierEnv):
+    """A step that takes ``delay`` seconds, or until ``release`` is set."""
+
+    def __init__(self, log, delay=0.0, release: threading.Event | None = None, patience=20.0):
+        super().__init__(None, log)
+        self.delay, self.release, self.patience = delay, release, patience
+
+    def step(self, action):
+        if self.release is not None:
+            if not self.release.wait(self.patience):
+                raise TimeoutError("no agent call came while this env was stepping")
+        else:
+            time.sleep(self.delay)
+        return super().step(action)
+
+
+class Releasing(Agent):
+    """Opens ``gate`` once it is asked to act on a second observation: only possible while the
+    gated env is still inside its step when generation overlaps the steps."""
+
+    def __init__(self, gate: threading.Event):
+        self.gate, self.batches = gate, []
+
+    def act_batch(self, observations, infos):
+        self.batches.append(list(observations))
+        if "obs1" in observations:
+            self.gate.set()
+        return ["a"] * len(observations)
+
+
+def test_the_agent_acts_for_ready_envs_while_another_still_steps():
+    gate = threading.Event()
+    log: list = []
+    envs = [BarrierEnv(None, log), Slow(log, release=gate)]
+    agent = Releasing(gate)
+    eps = rollout(envs, agent, 2, seed=0)
+    assert len(eps) == 2 and all(e.total_reward == 2.0 for e in eps)
+    assert agent.batches[0] == ["start", "start"] and ["obs1"] in agent.batches
+    gate.clear()
+    with pytest.raises(TimeoutError, match="no agent call"):  # in lockstep the gate never opens
+        rollout([BarrierEnv(None, []), Slow([], release=gate, patience=2)], Releasing(gate), 2, seed=0, overlap=False)
 
 
 class Broken(BarrierEnv):
@@ -150,12 +276,133 @@ class Broken(BarrierEnv):
         raise RuntimeError("env broke")
 
 
-def test_an_env_error_is_raised_after_the_other_steps_end():
+@pytest.mark.parametrize("overlap", [True, False])
+def test_an_env_error_is_raised_after_the_other_steps_end(overlap):
     log: list = []
-    envs = [BarrierEnv(None, log), Broken(None, []), BarrierEnv(None, log)]
+    envs = [Slow(log, delay=0.3), Broken(None, []), Slow(log, delay=0.3)]
+    t0 = time.perf_counter()
     with pytest.raises(RuntimeError, match="env broke"):
-        rollout(envs, Echo(), 3)
-    assert len(log) == 2  # both healthy envs finished their step
+        rollout(envs, Echo(), 3, overlap=overlap)
+    assert len(log) == 2  # both healthy envs finished their step, none started another
+    assert time.perf_counter() - t0 < 15
+
+
+def test_an_error_on_a_thread_bound_env_does_not_hang_the_run():
+    class BrokenAffine(Affine):
+        def step(self, action):
+            self._check()
+            raise RuntimeError("bound env broke")
+
+    envs = [Affine(), BrokenAffine(), Affine()]
+    with pytest.raises(RuntimeError, match="bound env broke"):
+        rollout(envs, Echo(), 6)
+    eps = rollout([envs[0], envs[2]], Echo(), 2)  # the other envs and their threads still work
+    assert len(eps) == 2 and all(set(e.calls) == {e.owner} for e in (envs[0], envs[2]))
+
+
+class Delayed(gym.Wrapper):
+    """Steps that take a seed-dependent time (so that with overlap the model's calls differ from
+    lockstep's; the episodes must not), their (start, end) times appended to ``spans``."""
+
+    def __init__(self, env, spans: list):
+        super().__init__(env)
+        self.spans = spans
+
+    def reset(self, **kw):
+        self.rng = random.Random(kw.get("seed"))
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        t0 = time.perf_counter()
+        time.sleep(self.rng.choice([0.0, 0.3, 1.0]))
+        out = self.env.step(action)
+        self.spans.append((t0, time.perf_counter()))
+        return out
+
+
+class TimedBackend:
+    """A backend whose ``generate`` calls' (start, end) times are appended to ``spans``."""
+
+    def __init__(self, inner, spans: list):
+        self.inner, self.name, self.spans = inner, inner.name, spans
+
+    def generate(self, chats, sampling=None):
+        t0 = time.perf_counter()
+        out = self.inner.generate(chats, sampling)
+        self.spans.append((t0, time.perf_counter()))
+        return out
+
+
+def overlapping(a: list, b: list) -> int:
+    return sum(1 for s0, s1 in a for g0, g1 in b if s0 < g1 and g0 < s1)
+
+
+@pytest.mark.model
+def test_default_model_greedy_episodes_are_the_same_with_and_without_overlap():
+    """Greedy decoding gives the same episodes whichever envs share a model call.
+
+    llama.cpp's prompt cache is turned off here: a later turn that re-reads the slot's cached
+    earlier turn (keys and values computed one token at a time while decoding) can pick another
+    near-tied token than one that recomputes the whole prompt, and which slot holds what depends
+    on the server's history, so even two lockstep runs in one process may differ with it on
+    (docs/BENCHMARKS.md, "Env steps that overlap generation").
+    """
+    pytest.importorskip("xllamacpp")
+    from selfgym.agents.llm import LLMAgent
+    from selfgym.llm import SamplingParams
+    from selfgym.llm.llamacpp import LlamaCppBackend
+
+    class NoPromptCache(LlamaCppBackend):
+        def _body(self, chat, sampling):
+            return {**super()._body(chat, sampling), "cache_prompt": False}
+
+    backend = NoPromptCache(n_parallel=8, threads=1)
+    sampling = SamplingParams(temperature=0.0, max_tokens=24, seed=0)
+    steps: dict[bool, list] = {True: [], False: []}
+    calls: dict[bool, list] = {True: [], False: []}
+    runs = {}
+    for overlap in (True, False):
+        envs = [Delayed(gym.make("selfgym/Arithmetic-v0", level=2, max_attempts=3), steps[overlap]) for _ in range(3)]
+        agent = LLMAgent(TimedBackend(backend, calls[overlap]), sampling)
+        runs[overlap] = rollout(envs, agent, 4, seed=21, overlap=overlap)
+    same_episodes(runs[True], runs[False])
+    assert max(len(e.steps) for e in runs[True]) > 1  # later turns re-read earlier ones
+    for a, b in zip(by_job(runs[True]), by_job(runs[False]), strict=True):
+        assert [s.token_ids for s in a.steps] == [s.token_ids for s in b.steps]
+        assert all(s.token_ids for s in a.steps)
+    # the model decoded while env steps ran with overlap, never in lockstep
+    assert overlapping(steps[True], calls[True]) > 0 and overlapping(steps[False], calls[False]) == 0
+
+
+@pytest.mark.browser
+def test_two_miniwob_envs_step_concurrently_in_real_chromium():
+    pytest.importorskip("playwright")
+    from selfgym.executors.threads import owner_thread
+
+    envs = [Remember(gym.make("selfgym/MiniWoB-click-button-v0")) for _ in range(2)]
+    log: list[tuple[str, float, float]] = []
+
+    class Timed(gym.Wrapper):
+        def step(self, action):
+            t0 = time.perf_counter()
+            out = self.env.step(action)
+            log.append((threading.current_thread().name, t0, time.perf_counter()))
+            return out
+
+    wrapped = [Timed(e) for e in envs]
+    try:
+        over = rollout(wrapped, WebScript(envs), 6, seed=40)
+        seq = rollout(wrapped, WebScript(envs), 6, seed=40, concurrent_envs=False)
+        threads = [owner_thread(e) for e in envs]
+        assert all(t is not None for t in threads) and threads[0] is not threads[1]
+        assert {name for name, _, _ in log} == {t.thread.name for t in threads}
+    finally:
+        for e in wrapped:
+            e.close()
+    same_episodes(over, seq)
+    assert {e.success for e in over} == {True, False}  # the oracle on even seeds, a wrong click on odd
+    assert all(owner_thread(e) is None for e in envs)  # closing ended each env's thread
+    assert all(not t.thread.is_alive() for t in threads)
 
 
 def test_llamacpp_batch_gives_the_greedy_outputs_of_one_by_one_decoding():

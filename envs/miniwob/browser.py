@@ -1,4 +1,4 @@
-"""One headless Chromium per process, shared by every MiniWoB++ env in it.
+"""One headless Chromium per thread that uses it, shared by every MiniWoB++ env on that thread.
 
 Playwright drives the system's Chromium through ``executable_path`` (``/usr/bin/chromium`` on
 Debian, or ``$SELFGYM_CHROMIUM``); nothing is downloaded. The browser starts on first use with the
@@ -6,8 +6,13 @@ flags below and a fresh ``--user-data-dir`` (Playwright makes a new temporary pr
 launch and deletes it on close; it refuses the flag in ``args``); each env gets its own browser context and page
 (``new_page``), closes them on ``env.close()``, and the browser itself is closed when the
 process exits (``atexit``). If the process dies without running ``atexit``, Playwright's driver
-loses its pipe and the browser goes with it; ``OWNER_FLAG`` marks this process's browser so
+loses its pipe and the browser goes with it; ``OWNER_FLAG`` marks this process's browsers so
 tests can check that nothing is left behind.
+
+Playwright's sync API binds a browser to the thread that started it, so each thread gets its
+own (started on its first use there): envs on different threads (the rollout runner gives each
+thread-bound env a thread of its own) step concurrently. A browser started on a runner thread
+(``selfgym.executors.threads.EnvThread``) is closed when that thread ends.
 """
 
 from __future__ import annotations
@@ -30,8 +35,18 @@ OWNER_FLAG = "--selfgym-owner="
 POOL_SIZE = 4
 
 _lock = threading.RLock()
-_state: dict[str, Any] = {}
-_pool: list[tuple[Any, Any]] = []
+_process: dict[str, Any] = {}  # the owner tag
+_local = threading.local()     # this thread's state: playwright, browser, pool of released pages
+_threads: list[dict[str, Any]] = []  # every thread's state, for the shutdown at exit
+
+
+def _state() -> dict[str, Any]:
+    state = getattr(_local, "state", None)
+    if state is None:
+        state = _local.state = {"pool": []}
+        with _lock:
+            _threads.append(state)
+    return state
 
 
 def chromium_path() -> str:
@@ -44,32 +59,37 @@ def chromium_path() -> str:
 
 def owner_tag() -> str:
     """The marker this process puts on its browser's command line (see ``OWNER_FLAG``)."""
-    if "owner" not in _state:
-        _state["owner"] = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    return _state["owner"]
+    with _lock:
+        if "owner" not in _process:
+            _process["owner"] = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        return _process["owner"]
 
 
 def browser():
-    """The process's shared Playwright browser, started on first call."""
-    with _lock:
-        b = _state.get("browser")
-        if b is not None and b.is_connected():
-            return b
-        _shutdown_locked()
-        sync_api = require("playwright.sync_api", "web", "the real MiniWoB++ backend")
-        pw = sync_api.sync_playwright().start()
-        try:
-            b = pw.chromium.launch(
-                executable_path=chromium_path(), headless=True,
-                args=[*CHROMIUM_ARGS, OWNER_FLAG + owner_tag()],
-            )
-        except Exception as exc:
-            pw.stop()
-            if isinstance(exc, DependencyError):
-                raise
-            raise VerifierError(f"could not start Chromium: {str(exc).splitlines()[0]}") from exc
-        _state.update(playwright=pw, browser=b)
+    """This thread's Playwright browser, started on its first call on this thread."""
+    state = _state()
+    b = state.get("browser")
+    if b is not None and b.is_connected():
         return b
+    _shutdown_state(state)
+    sync_api = require("playwright.sync_api", "web", "the real MiniWoB++ backend")
+    pw = sync_api.sync_playwright().start()
+    try:
+        b = pw.chromium.launch(
+            executable_path=chromium_path(), headless=True,
+            args=[*CHROMIUM_ARGS, OWNER_FLAG + owner_tag()],
+        )
+    except Exception as exc:
+        pw.stop()
+        if isinstance(exc, DependencyError):
+            raise
+        raise VerifierError(f"could not start Chromium: {str(exc).splitlines()[0]}") from exc
+    state.update(playwright=pw, browser=b)
+    if threading.current_thread() is not threading.main_thread():
+        from selfgym.executors.threads import at_thread_exit
+
+        at_thread_exit(shutdown)  # a runner thread closes its browser when it ends
+    return b
 
 
 def new_page(viewport: tuple[int, int] = (500, 420)):
@@ -79,11 +99,11 @@ def new_page(viewport: tuple[int, int] = (500, 420)):
     back with ``release_page`` on close and the next env reuses them (blank, cookies cleared).
     """
     b = browser()
-    with _lock:
-        while _pool:
-            context, page = _pool.pop()
-            if not page.is_closed():
-                return context, page
+    pool = _state()["pool"]
+    while pool:
+        context, page = pool.pop()
+        if not page.is_closed():
+            return context, page
     try:
         context = b.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         return context, context.new_page()
@@ -98,10 +118,10 @@ def release_page(context, page) -> None:
             raise RuntimeError("gone")
         page.goto("about:blank")
         context.clear_cookies()
-        with _lock:
-            if len(_pool) < POOL_SIZE:
-                _pool.append((context, page))
-                return
+        pool = _state()["pool"]
+        if len(pool) < POOL_SIZE:
+            pool.append((context, page))
+            return
     except Exception:  # noqa: BLE001 - a page we cannot reset is simply closed
         pass
     try:
@@ -111,19 +131,28 @@ def release_page(context, page) -> None:
 
 
 def is_running() -> bool:
-    b = _state.get("browser")
+    """Whether this thread's browser is up."""
+    b = _state().get("browser")
     return b is not None and b.is_connected()
 
 
 def shutdown() -> None:
-    """Close the shared browser and Playwright (safe to call twice; runs at exit)."""
+    """Close this thread's browser and Playwright (safe to call twice)."""
+    _shutdown_state(_state())
+
+
+def _shutdown_all() -> None:
+    """At exit: every thread's browser (another thread's refuses to close from here; its driver
+    and browser end with the process, see the module doc)."""
     with _lock:
-        _shutdown_locked()
+        states = list(_threads)
+    for state in states:
+        _shutdown_state(state)
 
 
-def _shutdown_locked() -> None:
-    _pool.clear()
-    b, pw = _state.pop("browser", None), _state.pop("playwright", None)
+def _shutdown_state(state: dict[str, Any]) -> None:
+    state["pool"] = []
+    b, pw = state.pop("browser", None), state.pop("playwright", None)
     for closer in (getattr(b, "close", None), getattr(pw, "stop", None)):
         if closer is None:
             continue
@@ -133,4 +162,4 @@ def _shutdown_locked() -> None:
             pass
 
 
-atexit.register(shutdown)
+atexit.register(_shutdown_all)

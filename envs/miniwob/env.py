@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,8 @@ class MiniWoBEnv(WebEnvBase):
 
     family = "miniwob"
     # Playwright's sync API binds the browser to the thread that started it: runners and servers
-    # keep every call to this env on one thread
+    # keep every call to this env on one thread (the page is opened on the first reset, so an env
+    # made in one thread may be handed to another before that)
     metadata = {**WebEnvBase.metadata, "concurrent_steps": False}
 
     def __init__(self, task: str = "click-button", settle_ms: int = 20, reload: str = "task", **kwargs: Any):
@@ -88,6 +90,7 @@ class MiniWoBEnv(WebEnvBase):
         self.text_solvable = text_solvable(task)
         self._context = None
         self._page = None
+        self._page_thread: threading.Thread | None = None
         self._snap: dict[str, Any] = {"utterance": "", "nodes": []}
         self._reply: str | None = None
         self._last_outcome = (False, 0.0)
@@ -101,7 +104,8 @@ class MiniWoBEnv(WebEnvBase):
             source="miniwob", license="MIT", metadata={"backend": "chromium"},
         )
 
-    replay_state = ("_context", "_page", "_loaded", "_snap")  # browser handles: pickling replays the episode
+    # browser handles: pickling replays the episode
+    replay_state = ("_context", "_page", "_page_thread", "_loaded", "_snap")
 
     def cheat(self) -> str:
         """The scripted solver's next action for this page (``scripted.POLICIES``), where one exists."""
@@ -138,8 +142,15 @@ class MiniWoBEnv(WebEnvBase):
     def _start(self, task: Task) -> int:
         name, seed = task.payload["task"], int(task.payload.get("seed", 0))
         try:
+            owner = self._page_thread
+            if self._page is not None and owner is not None and owner is not threading.current_thread():
+                raise VerifierError(
+                    f"this MiniWoB++ env's page belongs to thread {owner.name!r} (Playwright's sync "
+                    f"API binds it there) and was called from {threading.current_thread().name!r}; call every "
+                    "method of the env from one thread (the rollout runner does)")
             if self._page is None or self._page.is_closed():
                 self._context, self._page = shared.new_page()
+                self._page_thread = threading.current_thread()
                 self._loaded = None
             if self.reload == "always" or self._loaded != name:
                 self._page.goto(pathlib.Path(page_path(name)).as_uri(), wait_until="load")
@@ -231,9 +242,17 @@ class MiniWoBEnv(WebEnvBase):
         return reply
 
     def close(self):
+        from selfgym.executors.threads import owner_thread, release_thread
+
+        owner = owner_thread(self)
+        if owner is not None and not owner.is_current():  # the runner's thread for this env closes it
+            owner.call(self.close)
+            release_thread(self)  # the thread ends, and its browser with it
+            return
         if self._page is not None:
             shared.release_page(self._context, self._page)
         self._page = self._context = None
+        self._page_thread = None
         self._loaded = None
         super().close()
 

@@ -31,11 +31,20 @@ from typing import Any
 
 from selfgym.agent import Agent
 from selfgym.errors import ConfigError
-from selfgym.rollout import observation_text
 from selfgym.types import Episode, Step, Task, Verdict
 
-# info keys that are the env's whole state (kept once per episode, not per step), as in rollout
+# info keys that are the env's whole state (kept once per episode, not per step)
 _BULKY = ("messages", "tools")
+#: Overlap mode: after the first result comes in, the driver keeps collecting results for this
+#: share of the last agent call's duration (at most ``LINGER_MAX_S``) before it calls the agent,
+#: so envs whose steps end together are batched together instead of one model call each.
+LINGER_FRACTION = 0.1
+LINGER_MAX_S = 0.5
+
+
+def observation_text(obs: Any) -> str:
+    """What a Step records of an observation: its text (a dict observation's ``"text"``)."""
+    return str(obs.get("text", obs)) if isinstance(obs, dict) else str(obs)
 
 
 class Transport:
@@ -47,10 +56,15 @@ class Transport:
     Gymnasium 5-tuple for a step; ``error`` an exception, then ``result`` is None). A slot has at
     most one call in flight. ``release(slot)`` says no more work comes for it; ``repair(slot)``
     replaces its env after a failure and says whether the slot can be used again.
+
+    A transport whose ``supports_timeout`` is True also takes ``wait(tickets, timeout=s)``, which
+    may return nothing after ``s`` seconds; a ticket with a ``seconds`` attribute says how long
+    its call itself ran (else the driver counts from sending to collecting).
     """
 
     name = "base"
     slots: int = 0
+    supports_timeout = False
 
     def reset(self, slot: int, seed: int, options: dict[str, Any] | None) -> Any:
         raise NotImplementedError
@@ -139,23 +153,41 @@ def drive(
     trials: int = 1,
     max_steps: int = 64,
     retries: int = 2,
-    env_id: str = "env",
+    env_id: str | Sequence[str] = "env",
     keep_chats: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
+    lockstep: bool = False,
+    errors: str = "retry",
 ) -> list[Episode]:
     """Run ``episodes`` jobs over ``transport``'s slots; returns every job's episodes.
 
     Arguments mean what they mean for ``selfgym.rollout.rollout`` (job ``k`` uses seed
     ``seed + k`` and ``tasks[k % len(tasks)]``); ``retries`` is how often an episode that hit an
-    infrastructure failure is restarted before it is recorded as an infrastructure error.
+    infrastructure failure is restarted before it is recorded as an infrastructure error;
+    ``env_id`` may be a list with one id per slot.
+
+    ``lockstep=False`` (overlap): the agent is called for the slots whose results are in while
+    the others are still stepping; results that arrive within a short linger (see
+    ``LINGER_FRACTION``) join the same call, and the first call waits for every slot's reset.
+    ``lockstep=True``: every slot's call ends before the agent is called for all of them (one
+    batch per step, the classic vectorised loop).
+    ``errors="raise"``: the first exception a slot raises is raised again once every call in
+    flight has ended (no retries; episodes then carry no status/attempts/executor keys).
+
     Episodes come back in the order they finished; ``metadata`` has job, trial, attempts,
     seconds, status (``"ok"`` or ``"infra_error"``) and, after failures, their errors.
     """
     if episodes < 0 or trials < 1 or max_steps < 1 or retries < 0:
         raise ConfigError(f"need episodes >= 0, trials >= 1, max_steps >= 1, retries >= 0; "
                           f"got {episodes}, {trials}, {max_steps}, {retries}")
+    if errors not in ("retry", "raise"):
+        raise ConfigError(f"errors must be 'retry' or 'raise', got {errors!r}")
     if transport.slots < 1:
         raise ConfigError(f"the {transport.name} executor has no envs")
+    raising = errors == "raise"
+    env_ids = [env_id] * transport.slots if isinstance(env_id, str) else list(env_id)
+    if len(env_ids) != transport.slots:
+        raise ConfigError(f"{len(env_ids)} env ids for {transport.slots} envs")
     keyed = agent if isinstance(agent, KeyedAgent) else None
     agent.reset()
     slots: list[_Slot | None] = [None] * transport.slots
@@ -165,6 +197,10 @@ def drive(
     next_job = 0
     finished: list[Episode] = []
     agent_name = getattr(agent, "name", type(agent).__name__)
+    failure: BaseException | None = None
+    ready: list[int] = []
+    last_agent_s = 0.0
+    agent_calls = 0
 
     def options_for(job: int) -> dict[str, Any]:
         if not tasks:
@@ -193,9 +229,9 @@ def drive(
             slots[i] = None
             transport.release(i)
 
-    def record(slot: _Slot, info: dict[str, Any], status: str) -> Episode:
+    def record(slot: _Slot, info: dict[str, Any], status: str, i: int = 0) -> Episode:
         ep = Episode(
-            env_id=env_id, task_id=info.get("task_id", slot.info.get("task_id")), seed=slot.seed, steps=slot.steps,
+            env_id=env_ids[i], task_id=info.get("task_id", slot.info.get("task_id")), seed=slot.seed, steps=slot.steps,
             agent=agent_name,
             metadata={
                 "job": slot.job, "trial": slot.trial, "family": info.get("family", slot.info.get("family")),
@@ -204,7 +240,7 @@ def drive(
                 "started_at": slot.started_at, "ended_at": time.time(),
                 "completion_tokens": sum(len(s.token_ids or []) for s in slot.steps),
                 "messages": info.get("messages", slot.info.get("messages")), "options": slot.options or None,
-                "status": status, "attempts": slot.attempt, "executor": transport.name,
+                **({} if raising else {"status": status, "attempts": slot.attempt, "executor": transport.name}),
                 **({"errors": list(slot.errors)} if slot.errors else {}),
             },
         )
@@ -232,20 +268,43 @@ def drive(
             retry_jobs.append(again)
         else:
             slot.steps.append(infra_step(slot.obs, msg))
-            record(slot, slot.info, "infra_error")
+            record(slot, slot.info, "infra_error", i)
         slots[i] = None
         assign(i)
+
+    def collect() -> list[tuple[Any, Any, BaseException | None]]:
+        """The results to handle now, in slot order (see ``lockstep`` and the linger)."""
+        done = list(transport.wait(list(pending)))
+        got = {t for t, _, _ in done}
+        if lockstep or agent_calls == 0:  # the first call waits for every env's reset
+            while len(got) < len(pending):
+                more = transport.wait([t for t in pending if t not in got])
+                done += more
+                got.update(t for t, _, _ in more)
+        elif transport.supports_timeout and len(got) < len(pending):
+            deadline = time.perf_counter() + min(LINGER_MAX_S, LINGER_FRACTION * last_agent_s)
+            while len(got) < len(pending) and (left := deadline - time.perf_counter()) > 0:
+                more = transport.wait([t for t in pending if t not in got], timeout=left)  # type: ignore[call-arg]
+                if not more:
+                    break
+                done += more
+                got.update(t for t, _, _ in more)
+        done.sort(key=lambda d: pending[d[0]])
+        return done
 
     for i in range(transport.slots):
         assign(i)
 
     while pending:
-        done = transport.wait(list(pending))
-        ready: list[int] = []
-        for ticket, result, error in done:
+        for ticket, result, error in collect():
             i = pending.pop(ticket)
             slot = slots[i]
             assert slot is not None
+            if error is not None and raising:
+                failure = failure or error
+            if failure is not None:  # raising: let the calls in flight end, start nothing new
+                slots[i] = None
+                continue
             if error is not None:
                 fail(i, error)
                 continue
@@ -257,7 +316,9 @@ def drive(
                 ready.append(i)
                 continue
             obs, reward, terminated, truncated, info = result
-            t_env = time.perf_counter() - slot.sent
+            t_env = getattr(ticket, "seconds", None)
+            if t_env is None:
+                t_env = time.perf_counter() - slot.sent
             if len(slot.steps) >= max_steps and not (terminated or truncated):  # this step is in steps
                 truncated = True
             last = slot.steps[-1]  # appended when the action was sent
@@ -272,11 +333,14 @@ def drive(
                 slot.obs, slot.info = obs, info
                 ready.append(i)
                 continue
-            ep = record(slot, info, "ok")
+            ep = record(slot, info, "ok", i)
             if not ep.success and slot.trial < trials:
                 start(i, _Slot(job=slot.job, trial=slot.trial + 1, attempt=1, seed=slot.seed, options=slot.options))
             else:
                 assign(i)
+        if failure is not None:
+            ready.clear()
+            continue
         # slots freed by failures may pick up queued retries
         for i in range(transport.slots):
             if slots[i] is None and alive[i] and retry_jobs:
@@ -285,6 +349,9 @@ def drive(
             if not pending and (retry_jobs or next_job < episodes) and not any(alive):
                 break
             continue
+        if lockstep and pending:  # resets of new episodes still running: one batch for all
+            continue
+        ready.sort()
         live = [slots[i] for i in ready]
         assert all(sl is not None for sl in live)
         obs_list = [sl.obs for sl in live if sl is not None]
@@ -294,7 +361,8 @@ def drive(
             actions = keyed.act_episodes([sl.key for sl in live if sl is not None], obs_list, info_list)
         else:
             actions = agent.act_batch(obs_list, info_list)
-        t_agent = time.perf_counter() - t0
+        t_agent = last_agent_s = time.perf_counter() - t0
+        agent_calls += 1
         comps = getattr(agent, "last_completions", None) or []
         chats = getattr(agent, "last_chats", None) or []
         if len(comps) != len(ready):
@@ -319,7 +387,10 @@ def drive(
             ))
             slot.sent = time.perf_counter()
             pending[transport.step(i, actions[k])] = i
+        ready.clear()
 
+    if failure is not None:
+        raise failure
     # every slot died: the jobs nobody could run are infrastructure errors, not lost
     while retry_jobs or next_job < episodes:
         slot = retry_jobs.popleft() if retry_jobs else _Slot(job=next_job, trial=1, attempt=0, seed=seed + next_job,
