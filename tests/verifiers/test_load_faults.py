@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from selfgym.types import Status
+from selfgym.types import Status, Verdict
 from selfgym.verifiers import get_sandbox
 from selfgym.verifiers.checker import run_tests
 from tests.verifiers.conftest import FAST
@@ -98,16 +98,17 @@ def _engine(action: str, timeout: float = 180.0) -> subprocess.CompletedProcess:
                     reason=f"restarts the Docker engine (stops every container on it): set {RESTART_VAR}=1")
 def test_load_across_an_engine_restart_loses_nothing_scores_nothing_wrong_and_recovers():
     """Four callers verify right, wrong and slow answers (verdicts known in advance) on a pool of
-    three while the engine is stopped under them, left away for a few seconds and started again. Every submission is answered; each verdict is
-    either the right one or an infrastructure error (NaN, never 0, never a pass for wrong code);
-    verdicts started once the engine is back are all right; no container of the pool is left in
-    any state (created, exited, running) after close; the engine answers afterwards."""
+    three while the engine is stopped under them, left away for a few seconds and started again.
+    Every submission is answered; each verdict is either the right one or an infrastructure
+    error (NaN, never 0, never a pass for wrong code); verdicts started once the engine is back
+    are all right; no container of the pool is left in any state (created, exited, running)
+    after close; the engine answers afterwards."""
     from selfgym.verifiers.docker_backend import POOL_LABEL
 
     # one retry only: jobs that meet the engine away must end as infrastructure errors, not wait it out
     sb = get_sandbox("docker", limits=FAST.replace(timeout_s=3.0), pool_size=3, retries=1)
     code = {"right": RIGHT, "wrong": WRONG, "slow": SLOW_RIGHT}
-    records: list[tuple[str, float, float, object]] = []  # kind, started, ended, verdict or exception
+    records: list[tuple[str, float, float, Verdict | BaseException]] = []  # kind, started, ended, outcome
     lock = threading.Lock()
     phase = {"restart_began": math.inf, "stopped": math.inf, "up_again": math.inf}
     restarted = threading.Event()
@@ -153,10 +154,11 @@ def test_load_across_an_engine_restart_loses_nothing_scores_nothing_wrong_and_re
         assert restart.returncode == 0, restart.stdout + restart.stderr
         assert answered == len(records)  # every submission came back
 
-        lost = [r for r in records if isinstance(r[3], BaseException)]
+        lost = [r for r in records if not isinstance(r[3], Verdict)]
         assert not lost, f"{len(lost)} verdicts raised instead of answering: {lost[:3]}"
+        done = [(kind, t0, t1, v) for kind, t0, t1, v in records if isinstance(v, Verdict)]
         infra, wrong = [], []
-        for kind, t0, t1, v in records:
+        for kind, t0, t1, v in done:
             if v.status == Status.INFRA_ERROR:
                 infra.append((t0, t1))
                 if not (math.isnan(v.reward) and not v.passed and v.error):
@@ -173,10 +175,10 @@ def test_load_across_an_engine_restart_loses_nothing_scores_nothing_wrong_and_re
         # the restart hit the pool: its containers died and were replaced
         stats = sb.pool.stats()
         assert stats["recycled"] - before["recycled"] >= sb.pool.size, (before, stats)
-        during = [r for r in records if r[1] < phase["up_again"] and r[2] > phase["restart_began"]]
+        during = [r for r in done if r[1] < phase["up_again"] and r[2] > phase["restart_began"]]
         assert during, "no verdict was under way while the engine restarted"
         # the pool recovered: verdicts started once the engine answered again are all right
-        after = [r for r in records if r[1] > phase["up_again"]]
+        after = [r for r in done if r[1] > phase["up_again"]]
         assert len(after) >= 120
         late_infra = [r for r in after if r[3].status == Status.INFRA_ERROR]
         assert not late_infra, f"{len(late_infra)} infrastructure errors after the engine was back"
