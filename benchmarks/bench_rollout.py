@@ -21,6 +21,20 @@
    episodes over ``--envs`` envs of ``ID`` with env steps concurrent vs one after another
    (``concurrent_envs``), alternating per repeat; wall seconds and the ratio.
 
+5. ``--llm-overlap ID``: the default model (greedy, through the in-process llama.cpp server)
+   plays ``--episodes`` episodes over ``--envs`` envs of ``ID`` (at most ``--max-steps`` steps
+   each) with three runners, alternating their order per repeat: ``overlap`` (the runner's
+   default: each env on its own thread, the model called for the envs whose step has ended
+   while the others step), ``lockstep`` (``overlap=False``: every env's step ends before one
+   model call for all; today's runner for envs that may step concurrently) and ``sequential``
+   (``concurrent_envs=False``: envs stepped one after another in the calling thread; today's
+   runner for thread-bound envs such as MiniWoB++). Wall seconds per batch of episodes,
+   completion tokens, the time the envs spent stepping, and ratios against ``overlap``.
+   ``--oracle-actions``: the model still generates every turn (same chats, same cost), but each
+   env is sent its oracle's action (``cheat()``) instead, so envs do the work of valid actions
+   (clicks on the page, sandboxed test runs) that the default model rarely writes.
+   ``--env-kwargs JSON`` is passed to ``gymnasium.make``.
+
 Medians over ``--repeats`` runs, all in one process on one server. ``--sequential-envs`` steps the
 envs one after another (the runner's ``concurrent_envs=False``).
 """
@@ -86,7 +100,8 @@ class Oracle:
         pass
 
     def act_batch(self, observations, infos):
-        return [next(e for e in self.envs if e.last_obs is o).unwrapped.cheat() for o in observations]
+        return [next(e for e in self.envs if getattr(e, "last_obs", None) is o).unwrapped.cheat()
+                for o in observations]
 
 
 class _Remember(gym.Wrapper):
@@ -119,6 +134,71 @@ def env_overlap(env_id: str, n_envs: int, episodes: int, repeats: int) -> None:
                       "sequential_s": statistics.median(walls[False]), "speedup": statistics.median(ratios)}))
 
 
+class ModelPacedOracle(LLMAgent):
+    """Generates like an LLMAgent (the model's cost and completions), acts with the env's oracle."""
+
+    def __init__(self, backend, sampling, envs):
+        super().__init__(backend, sampling)
+        self.envs = envs
+
+    def act_batch(self, observations, infos):
+        super().act_batch(observations, infos)
+        return [next(e for e in self.envs if getattr(e, "last_obs", None) is o).unwrapped.cheat()
+                for o in observations]
+
+
+def llm_overlap(args) -> None:
+    """Wall time per batch of episodes with the default model: overlap vs lockstep vs sequential."""
+    kind = args.model.split(":")[0]
+    kw = {"n_parallel": max(8, args.envs)} if kind in ("default", "llamacpp") else {}
+    backend = make_backend(args.model, threads=args.threads, **kw)
+    sampling = SamplingParams(temperature=0.0, max_tokens=args.max_tokens, seed=0)
+    envs = [_Remember(gym.make(args.llm_overlap, **json.loads(args.env_kwargs))) for _ in range(args.envs)]
+
+    def agent():
+        return ModelPacedOracle(backend, sampling, envs) if args.oracle_actions else LLMAgent(backend, sampling)
+    modes = {"overlap": {}, "lockstep": {"overlap": False}, "sequential": {"concurrent_envs": False}}
+    names = list(modes)
+    load_start = os.getloadavg()
+    print(f"load average at start: {load_start}", flush=True)
+    try:
+        rollout(envs, agent(), args.envs, seed=10_000, max_steps=args.max_steps)  # warm-up
+        rows: dict[str, list[dict]] = {m: [] for m in modes}
+        for r in range(args.repeats):
+            for m in names[r % 3:] + names[:r % 3]:
+                start = time.perf_counter()
+                player = agent()
+                eps = rollout(envs, player, args.episodes, seed=r * 1000, max_steps=args.max_steps, **modes[m])
+                wall = time.perf_counter() - start
+                steps = [s for e in eps for s in e.steps]
+                rows[m].append({"wall": wall, "tokens": sum(len(s.token_ids or []) for s in steps),
+                                "steps": len(steps), "env_s": sum(s.timings.get("env", 0.0) for s in steps),
+                                "success": sum(e.success for e in eps), "load": os.getloadavg()[0],
+                                "model_calls": player.calls})
+                print(f"repeat {r} {m:10s} {wall:7.2f} s, {rows[m][-1]['tokens']} tokens, {len(steps)} steps "
+                      f"in {player.calls} model calls, "
+                      f"env steps {rows[m][-1]['env_s']:.2f} s, load {rows[m][-1]['load']:.1f}", flush=True)
+    finally:
+        for e in envs:
+            e.close()
+    med = statistics.median
+    summary = {
+        "machine": f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+                   f"{os.cpu_count()} CPUs",
+        "date": time.strftime("%Y-%m-%d"), "env": args.llm_overlap, "env_kwargs": json.loads(args.env_kwargs),
+        "oracle_actions": args.oracle_actions, "model": args.model, "envs": args.envs,
+        "episodes": args.episodes, "max_steps": args.max_steps, "max_tokens": args.max_tokens,
+        "repeats": args.repeats, "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        **{f"{m}_s": med([x["wall"] for x in rows[m]]) for m in modes},
+        **{f"{m}_env_s": med([x["env_s"] for x in rows[m]]) for m in modes},
+        **{f"{m}_tokens": med([x["tokens"] for x in rows[m]]) for m in modes},
+        **{f"{m}_model_calls": med([x["model_calls"] for x in rows[m]]) for m in modes},
+        **{f"{m}_vs_overlap": med([x["wall"] / o["wall"] for x, o in zip(rows[m], rows["overlap"], strict=True)])
+           for m in ("lockstep", "sequential")},
+    }
+    print(json.dumps(summary, indent=2))
+
+
 def overhead_only(args) -> None:
     global ENV_ID, ENV_KW
     if args.env:
@@ -149,12 +229,21 @@ def main() -> None:
     ap.add_argument("--overhead-only", action="store_true",
                     help="one batched run only: the share of wall time spent outside generate")
     ap.add_argument("--env-overlap", default=None, metavar="ID", help="time env-step overlap only (oracle agent)")
+    ap.add_argument("--llm-overlap", default=None, metavar="ID",
+                    help="runner modes with the model: overlap vs lockstep vs sequential on envs of ID")
+    ap.add_argument("--max-steps", type=int, default=4, help="step cap per episode for --llm-overlap")
+    ap.add_argument("--oracle-actions", action="store_true",
+                    help="--llm-overlap: the model generates, the envs get their oracle's actions")
+    ap.add_argument("--env-kwargs", default="{}", help="--llm-overlap: JSON keyword arguments for gymnasium.make")
     args = ap.parse_args()
     if args.overhead_only:
         overhead_only(args)
         return
     if args.env_overlap:
         env_overlap(args.env_overlap, args.envs, args.episodes, args.repeats)
+        return
+    if args.llm_overlap:
+        llm_overlap(args)
         return
 
     global ENV_ID, ENV_KW
