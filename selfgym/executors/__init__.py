@@ -11,14 +11,16 @@ with VectorEnv("selfgym/Arithmetic-v0", num_envs=2, mode="sync") as ex:
 
 | executor | where the envs live | made by |
 |---|---|---|
+| ``Threads`` | this process, one dedicated thread per env (what ``rollout`` uses) | ``Threads(envs)`` |
 | ``InProcess`` | this process, one after another | ``make_executor("inprocess", id, n)`` |
 | ``VectorEnv`` | Gymnasium ``SyncVectorEnv`` / ``AsyncVectorEnv`` (lockstep) | ``"sync"``, ``"async"`` |
 | ``RayActors`` | Ray actors spread over a cluster's nodes (``SPREAD`` placement group) | ``"ray"`` |
 | ``EnvServers`` | sessions on OpenEnv-protocol servers (``selfgym serve-env``) | ``"envserver"`` |
 
-All of them are ``Transport``s driven by one loop, ``drive`` (see ``driver``), which records
-``Episode``s exactly as ``selfgym.rollout.rollout`` does and turns any failure of the machinery
-into a retry or an infrastructure-error episode (NaN), never a lost episode or a 0.
+All of them are ``Transport``s driven by one loop, ``drive`` (see ``driver``), which
+``selfgym.rollout.rollout`` also runs (over ``Threads``, raising env errors instead of retrying)
+and which turns any failure of the machinery into a retry or an infrastructure-error episode
+(NaN), never a lost episode or a 0.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from selfgym.errors import ConfigError
 from selfgym.executors.driver import KeyedAgent, Transport, drive, infra_step
 from selfgym.executors.local import InProcess, VectorEnv, make_env
 from selfgym.executors.policies import ShadowOracle
+from selfgym.executors.threads import EnvThread, Threads
 
-__all__ = ["EXECUTORS", "InProcess", "KeyedAgent", "ShadowOracle", "Transport", "VectorEnv", "drive",
-           "infra_step", "make_env", "make_executor"]
+__all__ = ["EXECUTORS", "EnvThread", "InProcess", "KeyedAgent", "ShadowOracle", "Threads", "Transport", "VectorEnv",
+           "drive", "infra_step", "make_env", "make_executor"]
 
 EXECUTORS = ("inprocess", "sync", "async", "ray", "envserver")
 
