@@ -42,15 +42,16 @@ import base64
 import ctypes
 import json
 import os
-import selectors
+import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
 
 # Warm modules for the zygote's children (imported once here, shared copy-on-write).
-import bisect, collections, functools, heapq, io, itertools, math, re, resource, runpy, string, threading, traceback, typing  # noqa: E401,F401
+import bisect, collections, functools, heapq, io, itertools, math, re, resource, runpy, selectors, string, threading, traceback, typing  # noqa: E401,F401
 import pkgutil  # noqa: F401  (runpy needs it)
 
 PR_SET_DUMPABLE = 4
@@ -440,11 +441,10 @@ class Runner:
         sock.close()
         out, err, start = bytearray(), bytearray(), bytearray()
         bufs = {out_r: out, err_r: err, st_r: start}
-        sel = selectors.DefaultSelector()
-        sel.register(out_r, selectors.EVENT_READ)
-        sel.register(err_r, selectors.EVENT_READ)
-        sel.register(st_r, selectors.EVENT_READ)
-        sel.register(self.zygote.ctl, selectors.EVENT_READ)
+        ctl = self.zygote.ctl.fileno()
+        sel = select.poll()  # no descriptor of its own to make and close per job, unlike epoll
+        for fd in (out_r, err_r, st_r, ctl):
+            sel.register(fd, select.POLLIN)
         deadline = t0 + float(lim["timeout_s"])
         reason, status, truncated, recycle, wall = None, None, False, False, None
         wall_end = t0  # set when the job's status arrives
@@ -459,9 +459,8 @@ class Runner:
             timeout = (deadline - now) if reason is None else 0.05
             if status is not None:
                 timeout = max(0.0, wall_end + 0.05 - now)
-            for key, _ in sel.select(max(0.0, timeout)):
-                fd = key.fileobj
-                if fd is self.zygote.ctl:
+            for fd, _ in sel.poll(max(0.0, timeout) * 1000.0):
+                if fd == ctl:
                     sel.unregister(fd)
                     status = self.zygote.read_status()
                     wall = time.monotonic() - t0
@@ -489,7 +488,6 @@ class Runner:
                 status = {"status": 9, "cpu_s": 0.0}
                 wall = time.monotonic() - t0
                 wall_end = time.monotonic()
-        sel.close()
         os.close(out_r)
         os.close(err_r)
         os.close(st_r)
@@ -561,11 +559,11 @@ class Runner:
         runner, the subreaper) and children it made the zygote's with ``clone(CLONE_PARENT)``."""
         found = False
         for _ in range(200):
-            below = _descendants(os.getpid())  # first: a child the zygote forks after this is not in it
+            tree = _tree(os.getpid())  # one walk: a child the zygote forks after it is in neither list
             keep = set()
             if self.zygote.pid > 0:
-                keep = {self.zygote.pid, *(c for c in _children(self.zygote.pid) if _all_uids_root(c))}
-            strays = [p for p in below if p not in keep]
+                keep = {self.zygote.pid, *(c for c in tree.get(self.zygote.pid, []) if _all_uids_root(c))}
+            strays = [p for kids in tree.values() for p in kids if p not in keep]
             if not strays:
                 break
             found = True
@@ -602,7 +600,7 @@ class Runner:
                 if self.workdir.startswith(path + "/"):
                     continue  # the way down to the work directory itself
                 try:
-                    if os.path.isdir(path) and not os.path.islink(path):
+                    if stat.S_ISDIR(os.lstat(path).st_mode):  # a directory, never a link to one
                         _shutil().rmtree(path, onerror=_force_remove)
                     else:
                         os.unlink(path)
@@ -645,12 +643,10 @@ def _remove_ipc() -> bool:
     _libc = _libc or ctypes.CDLL(None, use_errno=True)
     ok = True
     for path, call in SYSVIPC:
-        try:
-            with open(path) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
+        text = _read(path)
+        if text is None:
             continue
-        for row in rows:
+        for row in text.splitlines()[1:]:
             fields = row.split()
             if len(fields) < 2:
                 continue
@@ -681,102 +677,85 @@ def _killpg(pid: int) -> None:
             pass
 
 
-def _descendants(root: int) -> list[int]:
-    """Every process below ``root``, walked through /proc/<pid>/task/<tid>/children (cheap: our
-    own processes only), or by a scan of all of /proc where the kernel lacks that file."""
+def _read(path: str) -> bytes | None:
+    """A small file's bytes (a /proc or cgroup file), or None: open, read, close and nothing else
+    (``open()`` would add a stat, a tty check and seeks)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _tree(root: int) -> dict[int, list[int]]:
+    """The children of every process below ``root`` (and of ``root``), walked through
+    /proc/<pid>/task/<tid>/children (cheap: our own processes only), or by a scan of all of
+    /proc where the kernel lacks that file."""
     if not _HAS_CHILDREN:
-        return _descendants_by_scan(root)
-    out, todo = [], [root]
+        return _tree_by_scan(root)
+    tree, todo = {}, [root]
     while todo:
         p = todo.pop()
+        kids = tree[p] = []
         try:
             tids = os.listdir(f"/proc/{p}/task")
         except OSError:
             continue
         for t in tids:
-            try:
-                with open(f"/proc/{p}/task/{t}/children", "rb") as f:
-                    kids = f.read().split()
-            except OSError:
-                continue
-            for k in kids:
-                out.append(int(k))
+            for k in (_read(f"/proc/{p}/task/{t}/children") or b"").split():
+                kids.append(int(k))
                 todo.append(int(k))
-    return out
+    return tree
 
 
-def _children(pid: int) -> list[int]:
-    """The direct children of ``pid`` (from /proc, or a scan where the kernel lacks that file)."""
-    if not _HAS_CHILDREN:
-        return [p for p in _descendants_by_scan(pid) if _parent(p) == pid]
-    out = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for t in tids:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children", "rb") as f:
-                out.extend(int(k) for k in f.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2:].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root``."""
+    return [c for kids in _tree(root).values() for c in kids]
 
 
 def _all_uids_root(pid: int) -> bool:
     """True when the real, effective, saved and filesystem uids of ``pid`` are all 0 (read from
     /proc/<pid>/status: a job cannot fake it, unlike the owner of /proc/<pid>)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Uid:"):
-                    return all(u == b"0" for u in line.split()[1:])
-    except OSError:
-        pass
+    for line in (_read(f"/proc/{pid}/status") or b"").splitlines():
+        if line.startswith(b"Uid:"):
+            return all(u == b"0" for u in line.split()[1:])
     return False
 
 
-def _descendants_by_scan(root: int) -> list[int]:
-    parent = {}
+def _tree_by_scan(root: int) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
+            line = _read(f"/proc/{name}/stat") or b""
             try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    stat = f.read()
-                parent[int(name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
+                children.setdefault(int(line[line.rindex(b")") + 2:].split()[1]), []).append(int(name))
+            except (ValueError, IndexError):
                 pass
-    children: dict[int, list[int]] = {}
-    for p, pp in parent.items():
-        children.setdefault(pp, []).append(p)
-    out, todo = [], [root]
+    tree, todo = {}, [root]
     while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
+        p = todo.pop()
+        tree[p] = children.get(p, [])
+        todo.extend(tree[p])
+    return tree
 
 
 _HAS_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
 def _oom_kills() -> int:
-    try:
-        with open(OOM_CONTROL) as f:
-            for line in f:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except OSError:
-        pass
+    for line in (_read(OOM_CONTROL) or b"").splitlines():
+        if line.startswith(b"oom_kill "):
+            return int(line.split()[1])
     return 0
 
 
