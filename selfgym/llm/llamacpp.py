@@ -56,8 +56,9 @@ def derive_gguf(src: str | os.PathLike, weight_type: str, out: str | os.PathLike
     re-quantised (``Q8_0``, ``Q4_0``, ``Q5_0``, ``Q4_1``) with the ``gguf`` package's reference
     quantisers. Norms and other 1-D float32 tensors are copied; for the quantised targets a
     ``Q8_0`` matrix (the default model's embedding) is copied as it is. Metadata (tokenizer, chat
-    template, hyper-parameters) is copied; ``general.file_type`` names the new type. A file
-    de-quantised to ``F32`` computes the same function as ``src``; ``F16`` rounds each weight once.
+    template, hyper-parameters) is copied; ``general.file_type`` names the new type. ``F32`` holds
+    exactly ``src``'s weights (llama.cpp then multiplies them by float activations, where quantised
+    types round the activations to 8 bits first); ``F16`` rounds each weight once.
 
     Without ``out`` the file goes to ``derived_gguf_path(src, weight_type)`` and is reused while
     ``src`` is unchanged. The file appears atomically (written beside, then renamed), so concurrent
