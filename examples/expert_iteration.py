@@ -13,12 +13,16 @@ become a supervised set and the policy is fine-tuned on them (loss on the answer
   and that majority holds at least ``min_agreement`` of them. The checker is consulted only to
   *report* how often the pseudo-label was right, never to choose data.
 
-Tasks are split by a stable hash of their id (half for training, half held out), so no held-out
-problem is ever trained on, even in a small problem space; held-out tasks are distinct. They are answered greedily before training and after every
-round; the script prints each rate with its 95% Wilson interval and the paired bootstrap
-interval of the change. Files in ``--out``: ``log.jsonl`` (one line per round), ``train_data.jsonl``
-(every example trained on, with the sample set it was chosen from), ``heldout.jsonl`` (per-task
-0/1 before and after), ``metrics.json`` and ``learning.png``.
+Tasks are split by a stable hash of their id (half for training, half held out), and a training
+or worked-example task whose problem text equals a held-out one is dropped, so no held-out problem
+is ever trained on, even in a small problem space; held-out tasks are distinct (drawn from as many
+seed blocks as it takes). STaR's choices are options: ``--shots`` (a few-shot prompt of worked
+examples), ``--from-base`` (each round restarts from the base model on all accepted data so far)
+and ``--max-answer-chars`` (only short accepted answers). Held-out tasks are answered greedily
+before training and after every round; the script prints each rate with its 95% Wilson
+interval and the paired bootstrap interval of the change. Files in ``--out``: ``log.jsonl`` (one
+line per round), ``train_data.jsonl`` (every example trained on, with the sample set it was chosen
+from), ``heldout.jsonl`` (per-task 0/1 before and after), ``metrics.json`` and ``learning.png``.
 """
 
 from __future__ import annotations
@@ -75,6 +79,16 @@ class Args:
     """output folder"""
     save_model: bool = False
     """also save the final weights into out/model"""
+    shots: int = 0
+    """worked examples (a problem and its reference answer) shown before every problem, as STaR's
+    few-shot prompt; drawn from the training side and kept out of both task sets (the env needs a ``cheat()``)"""
+    prefill: str = ""
+    """text every reply starts with (e.g. '<answer>'); the model continues it"""
+    from_base: bool = False
+    """STaR's restart: every round fine-tunes the base model afresh on all examples accepted so far
+    (else the previous round's model is fine-tuned on the new round's examples)"""
+    max_answer_chars: int = 0
+    """keep only accepted answers of at most this many characters (0: any length)"""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -130,7 +144,8 @@ def plot(metrics: dict, path: str) -> None:
     plt.close(fig)
 
 
-def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets: list, rounds: list, t0: float) -> dict:
+def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets: list, rounds: list, t0: float,
+                  shots: tuple = ()) -> dict:
     """heldout.jsonl (per-task 0/1 at every evaluation), metrics.json and learning.png, so far."""
     from selfgym.integrations import selfimprove as si
 
@@ -141,7 +156,8 @@ def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets
     metrics = {"env_id": args.env_id, "env_kwargs": env_kwargs, "loop": f"expert_iteration/{args.label}",
                "heldout": rows, "change": {"mean": diff, "lo": lo, "hi": hi},
                "beyond_interval": rows[-1]["rate"] > rows[0]["hi"] or rows[-1]["rate"] < rows[0]["lo"],
-               "rounds": rounds, "seconds": time.time() - t0, "args": dataclasses.asdict(args)}
+               "rounds": rounds, "worked_examples": [t.id for t in shots], "seconds": time.time() - t0,
+               "args": dataclasses.asdict(args)}
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     if rounds:
@@ -169,8 +185,11 @@ def main(argv: list[str] | None = None) -> dict:
     reward = EnvReward(args.env_id, env_kwargs)
     prompt_env = _make_env(args.env_id, env_kwargs)
 
+    demo: list[dict[str, str]] = []  # the few-shot turns, set below
+
     def chats_for(tasks):
-        return [task_prompt(args.env_id, t, env=prompt_env) for t in tasks]
+        chats = [task_prompt(args.env_id, t, env=prompt_env) for t in tasks]
+        return [c[:-1] + demo + c[-1:] for c in chats]
 
     def solved(task, text) -> int:
         score = reward.score(task.to_dict(), text)
@@ -179,23 +198,50 @@ def main(argv: list[str] | None = None) -> dict:
     # Split by task id: a stable hash puts every distinct problem on one side only, so held-out
     # problems never appear in training even where the env's problem space is small (Arithmetic
     # level 1 has 243 distinct problems). Held-out problems are distinct from each other.
+    # Some generators give the same problem under different ids (reasoning-gym's items depend on
+    # seed + index), so problems are also compared by their text. Seed blocks lie 10,000 apart.
     per_round = args.train_tasks if args.fresh_tasks else 0
     need = args.train_tasks + per_round * (args.rounds - 1)
+    held, seen_ids, held_prompts = [], set(), set()
+    for block in range(8):  # more blocks until enough distinct held-out problems (or none new)
+        added = 0
+        for t in env_tasks(args.env_id, 4 * args.eval_tasks, seed=args.seed + 1_000_000 + 10_000 * block,
+                           env_kwargs=env_kwargs):
+            if si.split_of(t.id) == "heldout" and t.id not in seen_ids and t.prompt not in held_prompts \
+                    and len(held) < args.eval_tasks:
+                held.append(t)
+                seen_ids.add(t.id)
+                held_prompts.add(t.prompt)
+                added += 1
+        if len(held) >= args.eval_tasks or not added:
+            break
+    shot_tasks = []
+    if args.shots:
+        for t in env_tasks(args.env_id, 50 * args.shots, seed=args.seed + 2_000_000, env_kwargs=env_kwargs):
+            if si.split_of(t.id) == "train" and t.prompt not in held_prompts and len(shot_tasks) < args.shots \
+                    and t.prompt not in {s.prompt for s in shot_tasks}:
+                shot_tasks.append(t)
+        if not hasattr(prompt_env.unwrapped, "cheat"):
+            raise SystemExit(f"--shots needs reference answers, and {args.env_id} has no cheat()")
+        for t in shot_tasks:
+            prompt_env.reset(seed=0, options={"task": t.to_dict()})
+            demo += [{"role": "user", "content": task_prompt(args.env_id, t, env=prompt_env)[-1]["content"]},
+                     {"role": "assistant", "content": prompt_env.unwrapped.cheat()}]
+    excluded = held_prompts | {t.prompt for t in shot_tasks}
     drawn = env_tasks(args.env_id, 3 * need, seed=args.seed, env_kwargs=env_kwargs)
-    pool = [t for t in drawn if si.split_of(t.id) == "train"]
+    pool = [t for t in drawn if si.split_of(t.id) == "train" and t.prompt not in excluded]
+    if not pool:
+        raise SystemExit("no training tasks left after removing the held-out problems")
     all_train = [pool[i % len(pool)] for i in range(need)]
-    held, seen_ids = [], set()
-    for t in env_tasks(args.env_id, 4 * args.eval_tasks, seed=args.seed + 1_000_000, env_kwargs=env_kwargs):
-        if si.split_of(t.id) == "heldout" and t.id not in seen_ids and len(held) < args.eval_tasks:
-            held.append(t)
-            seen_ids.add(t.id)
-    assert not seen_ids & {t.id for t in all_train}
-    print(f"{len(all_train)} training draws ({len({t.id for t in all_train})} distinct), "
-          f"{len(held)} distinct held-out tasks", flush=True)
+    assert not seen_ids & {t.id for t in all_train} and not held_prompts & {t.prompt for t in all_train}
+    print(f"{len(all_train)} training draws ({len({t.prompt for t in all_train})} distinct), "
+          f"{len(held)} distinct held-out tasks, {len(shot_tasks)} worked examples", flush=True)
     held_chats = chats_for(held)
 
     def evaluate(name):
-        outs = si.generate(model, tokenizer, held_chats, 1, 0.0, args.max_new_tokens, args.gen_batch_size)
+        outs = si.generate(model, tokenizer, held_chats, 1, 0.0, args.max_new_tokens, args.gen_batch_size,
+                           prefill=args.prefill)
+        outs = [[args.prefill + o[0]] for o in outs]
         wins = [solved(t, o[0]) for t, o in zip(held, outs)]
         row = si.rate_row(name, wins)
         print(f"[{time.time() - t0:6.0f}s] held-out {name}: {row['rate']:.1%} [{row['lo']:.1%}, {row['hi']:.1%}]", flush=True)
@@ -205,14 +251,15 @@ def main(argv: list[str] | None = None) -> dict:
     rows, win_sets = [before], [wins0]
     log = open(os.path.join(args.out, "log.jsonl"), "w")
     data_file = open(os.path.join(args.out, "train_data.jsonl"), "w")
-    rounds = []
+    rounds, all_examples = [], []
     for r in range(args.rounds):
         start = r * per_round
         tasks = all_train[start:start + args.train_tasks]
         chats = chats_for(tasks)
         torch.manual_seed(args.seed * 1000 + r)
         outs = si.generate(model, tokenizer, chats, args.samples, args.temperature, args.max_new_tokens,
-                           args.gen_batch_size)
+                           args.gen_batch_size, prefill=args.prefill)
+        outs = [[args.prefill + x for x in o] for o in outs]  # whole replies: what the env scores
         examples, n_correct, n_accepted, accepted_correct, labels_right, labelled = [], 0, 0, 0, 0, 0
         for task, chat, texts in zip(tasks, chats, outs):
             truth = [solved(task, x) for x in texts]  # for the report; chooses data only under --label verifier
@@ -236,14 +283,21 @@ def main(argv: list[str] | None = None) -> dict:
                 key = text.strip()
                 if key in seen or len(seen) >= args.keep_per_task:
                     continue
+                if args.max_answer_chars and len(key) > args.max_answer_chars:
+                    continue
                 seen.add(key)
                 accepted_correct += right
-                examples.append((chat, text))
+                examples.append((chat, text[len(args.prefill):]))  # the prefill is part of the prompt
                 data_file.write(json.dumps({"round": r, "task": task.to_dict(), "completion": text, "label": args.label,
                                             "majority": label, "samples": texts, "verifier": right}) + "\n")
         data_file.flush()
-        stats = si.sft(model, tokenizer, examples, epochs=args.epochs, learning_rate=args.learning_rate,
-                       batch_size=args.batch_size, seed=args.seed + r)
+        all_examples += examples
+        if args.from_base and r > 0:  # STaR: the base model again, on everything accepted so far
+            del model
+            model, _ = si.load_policy(args.model)
+        stats = si.sft(model, tokenizer, all_examples if args.from_base else examples, epochs=args.epochs,
+                       learning_rate=args.learning_rate, batch_size=args.batch_size, seed=args.seed + r,
+                       prefill=args.prefill)
         row, wins, _ = evaluate(f"round {r + 1}")
         rows.append(row)
         win_sets.append(wins)
@@ -259,13 +313,13 @@ def main(argv: list[str] | None = None) -> dict:
         rounds.append(entry)
         log.write(json.dumps(entry) + "\n")
         log.flush()
-        write_results(args, env_kwargs, held, rows, win_sets, rounds, t0)  # a stopped run keeps its rounds
+        write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks)  # a stopped run keeps its rounds
         print(f"[{time.time() - t0:6.0f}s] round {r + 1}: sampled success {entry['sample_success']:.1%}, "
               f"trained on {len(examples)} ({accepted_correct} correct), {stats['steps']} steps, "
               f"loss {stats['loss_first']} -> {stats['loss_last']}", flush=True)
     log.close()
     data_file.close()
-    metrics = write_results(args, env_kwargs, held, rows, win_sets, rounds, t0)
+    metrics = write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks)
     if args.save_model:
         model.save_pretrained(os.path.join(args.out, "model"))
         tokenizer.save_pretrained(os.path.join(args.out, "model"))

@@ -45,19 +45,26 @@ def load_policy(path: str = "default"):
     return model, tokenizer
 
 
-def render(tokenizer, chat: Chat) -> str:
-    """The chat as the model's template renders it, ready for the assistant's reply."""
-    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+def render(tokenizer, chat: Chat, prefill: str = "") -> str:
+    """The chat as the model's template renders it, ready for the assistant's reply.
+
+    ``prefill`` is text the assistant's reply starts with (e.g. ``"<answer>"``); the model
+    continues it, and callers put it back in front of the continuation to get the whole reply.
+    """
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) + prefill
 
 
 def generate(model, tokenizer, chats: Sequence[Chat], n: int = 1, temperature: float = 0.0,
-             max_new_tokens: int = 48, batch_size: int = 32, top_p: float = 1.0) -> list[list[str]]:
-    """``n`` completions per chat (greedy when ``temperature`` is 0), in batches of ``batch_size`` rows."""
+             max_new_tokens: int = 48, batch_size: int = 32, top_p: float = 1.0, prefill: str = "") -> list[list[str]]:
+    """``n`` completions per chat (greedy when ``temperature`` is 0), in batches of ``batch_size`` rows.
+
+    With ``prefill`` the reply starts with that text and only the continuation is returned.
+    """
     import torch
 
     was_training = model.training
     model.eval()
-    rows = [render(tokenizer, c) for c in chats for _ in range(n)]
+    rows = [render(tokenizer, c, prefill) for c in chats for _ in range(n)]
     texts: list[str] = []
     for i in range(0, len(rows), batch_size):
         enc = tokenizer(rows[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
@@ -74,8 +81,10 @@ def generate(model, tokenizer, chats: Sequence[Chat], n: int = 1, temperature: f
 
 
 def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1, learning_rate: float = 2e-5,
-        batch_size: int = 8, seed: int = 0, max_length: int = 512) -> dict[str, Any]:
+        batch_size: int = 8, seed: int = 0, max_length: int = 512, prefill: str = "") -> dict[str, Any]:
     """Fine-tune on (chat, completion) pairs; loss on the completion (and its end-of-turn token) only.
+
+    With ``prefill`` the completion continues that text, which is part of the (masked) prompt.
 
     Returns the number of examples and optimiser steps, the mean loss of the first and last
     step, and the summed L2 change of the weights (so a caller can tell that training happened).
@@ -87,8 +96,9 @@ def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1,
     eos = tokenizer.eos_token or ""
     rows = []
     for chat, completion in examples:
-        prompt_ids = tokenizer(render(tokenizer, chat), add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(completion.strip() + eos, add_special_tokens=False)["input_ids"]
+        prompt_ids = tokenizer(render(tokenizer, chat, prefill), add_special_tokens=False)["input_ids"]
+        answer = completion.strip() if not prefill else completion.rstrip()  # a prefill's continuation keeps its lead
+        answer_ids = tokenizer(answer + eos, add_special_tokens=False)["input_ids"]
         ids = (prompt_ids + answer_ids)[:max_length]
         labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
         rows.append((ids, labels))
