@@ -80,7 +80,7 @@ def quality(types: list[str], episodes: int, max_tokens: int, level: int) -> Non
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--types", default="Q4_1,Q4_0,Q8_0,F16,BF16,F32", help="comma-separated weight types")
     ap.add_argument("--threads", default="1,2", help="comma-separated decoding thread counts")
     ap.add_argument("--chats", type=int, default=8)

@@ -27,7 +27,7 @@ from typing import Any
 from selfgym.errors import BackendError, DependencyError
 from selfgym.llm.openai import OpenAIBackend
 
-_SERVERS: dict[tuple, "LlamaCppServer"] = {}
+_SERVERS: dict[tuple, LlamaCppServer] = {}
 _LOCK = threading.Lock()
 
 
@@ -80,7 +80,10 @@ def derive_gguf(src: str | os.PathLike, weight_type: str, out: str | os.PathLike
     qt = gguf.GGMLQuantizationType
     target = qt[weight_type]
     reader = gguf.GGUFReader(src)
-    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
+    arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
+    if arch_field is None:
+        raise BackendError(f"{src} names no architecture (general.architecture); not a llama.cpp model file")
+    arch = arch_field.contents()
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     os.close(fd)
