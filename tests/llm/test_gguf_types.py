@@ -37,12 +37,12 @@ def test_f16_file_is_the_dequantised_model_with_the_same_metadata(tmp_path):
     assert list(tmp_path.iterdir()) == [out]  # no partial file left beside it
 
 
-def test_q4_0_model_decodes_a_batch_like_one_by_one_and_answers():
+def test_q8_0_model_decodes_a_batch_like_one_by_one():
     pytest.importorskip("xllamacpp")
     from selfgym.llm import SamplingParams, make_backend
 
-    backend = make_backend("default", weight_type="Q4_0", n_parallel=8, threads=1)
-    assert backend.name.endswith(".Q4_0.gguf")
+    backend = make_backend("default", weight_type="Q8_0", n_parallel=8, threads=1)
+    assert backend.name.endswith(".Q8_0.gguf")
     chats = [[{"role": "user", "content": f"What is {17 + i} times {23 + 2 * i}? Explain step by step."}]
              for i in range(8)]
     sampling = SamplingParams(temperature=0.0, max_tokens=24, seed=0)
@@ -50,9 +50,6 @@ def test_q4_0_model_decodes_a_batch_like_one_by_one_and_answers():
     alone = [backend.generate([c], sampling)[0] for c in chats]
     assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
     assert all(c.token_ids for c in batched)
-    answer = backend.generate([[{"role": "user", "content": "What is the capital of France?"}]],
-                              SamplingParams(temperature=0.0, max_tokens=16))[0].text
-    assert "Paris" in answer  # the re-quantised weights still carry the model's knowledge
 
 
 def test_unknown_weight_type_names_the_choices(tmp_path):
