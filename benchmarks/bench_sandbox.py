@@ -14,7 +14,9 @@ with the project's harness (the same files, the same command). Measured in one r
 - ``reference``: ``python3 -c pass``, an interpreter start-up, to judge how loaded the machine is.
 
 Latency is sequential (p50, p95 in ms); throughput is verdicts per second with ``--threads``
-callers. Prints a Markdown table for docs/BENCHMARKS.md, the three goals (warm pool p50 at
+callers. The floor, the two pools and the cold ``docker run`` are measured interleaved (one
+call of each in turn; throughput in alternating chunks), so their ratios hold under a load
+that moves during the run. Prints a Markdown table for docs/BENCHMARKS.md, the three goals (warm pool p50 at
 most 1.5x the floor's, at least 500 verdicts/s, at least 60x faster than ``docker run``), and
 for the floor and the warm pool the CPU a verdict costs in the containers and in this process
 during the throughput part, with the rate that CPU allows on this machine's cores (a ceiling
@@ -60,10 +62,10 @@ def host_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def container_cpu(ids) -> float:
+def container_cpu(ids: list[str]) -> float:
     """CPU seconds used so far by these containers (cgroup v1 cpuacct, or v2 cpu.stat); NaN if unknown."""
     total = 0.0
-    for cid in ids():
+    for cid in ids:
         for path, scale in ((f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage", 1e-9),
                             (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat", 1e-6)):
             try:
@@ -88,7 +90,7 @@ def measure(one, n_lat: int, n_tput: int, threads: int, containers=None) -> dict
         assert one(), "verification failed"
         lat.append(time.perf_counter() - t)
     ids = containers() if containers else []
-    c0, h0 = (container_cpu(lambda: ids), host_cpu()) if containers else (0.0, 0.0)
+    c0, h0 = (container_cpu(ids), host_cpu()) if containers else (0.0, 0.0)
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as ex:
         ok = list(ex.map(lambda _: one(), range(n_tput)))
@@ -97,9 +99,64 @@ def measure(one, n_lat: int, n_tput: int, threads: int, containers=None) -> dict
     out = {"p50_ms": statistics.median(lat) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "per_s": n_tput / wall,
            "n_lat": n_lat, "n_tput": n_tput}
     if containers:
-        out["box_cpu_ms"] = (container_cpu(lambda: ids) - c0) / n_tput * 1000
+        out["box_cpu_ms"] = (container_cpu(ids) - c0) / n_tput * 1000
         out["host_cpu_ms"] = (host_cpu() - h0) / n_tput * 1000
     return out
+
+
+def measure_paired(variants: dict, n_lat: int, n_tput: int, threads: int, rounds: int = 6) -> dict:
+    """``measure`` for several variants at once, interleaved so that they see the same load
+    (on a shared machine the load moves within a minute): the latency part alternates one
+    call of each variant (in reversed order every other round), the throughput part runs
+    ``rounds`` chunks of each in turn. ``variants``: name -> (one, containers or None, every);
+    a variant with ``every`` > 1 gets a latency call every that many rounds and no throughput
+    part (a cold container per call)."""
+    names = list(variants)
+    for one, _, _ in variants.values():
+        assert one(), "verification failed"  # warm-up
+    lat: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(n_lat):
+        for name in names if i % 2 == 0 else names[::-1]:
+            one, _, every = variants[name]
+            if i % every == 0:
+                t = time.perf_counter()
+                assert one(), f"{name}: verification failed"
+                lat[name].append(time.perf_counter() - t)
+    wall = dict.fromkeys(names, 0.0)
+    done = dict.fromkeys(names, 0)
+    box = dict.fromkeys(names, 0.0)
+    here = dict.fromkeys(names, 0.0)
+    chunk = max(1, n_tput // rounds)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            one, containers, every = variants[name]
+            if every > 1:
+                continue
+            ids = containers() if containers else []
+            c0, h0 = container_cpu(ids), host_cpu()
+            wall[name] += chunk / throughput(one, chunk, threads)
+            done[name] += chunk
+            if containers:
+                box[name] += container_cpu(ids) - c0
+                here[name] += host_cpu() - h0
+    out = {}
+    for name in names:
+        row = {"p50_ms": statistics.median(lat[name]) * 1000, "p95_ms": pct(lat[name], 0.95) * 1000,
+               "n_lat": len(lat[name]), "per_s": done[name] / wall[name] if done[name] else math.nan,
+               "n_tput": done[name]}
+        if variants[name][1] and done[name]:
+            row["box_cpu_ms"] = box[name] / done[name] * 1000
+            row["host_cpu_ms"] = here[name] / done[name] * 1000
+        out[name] = row
+    return out
+
+
+def throughput(one, n: int, threads: int) -> float:
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        ok = list(ex.map(lambda _: one(), range(n)))
+    assert all(ok), "verification failed"
+    return n / (time.perf_counter() - t)
 
 
 def write_job(d: str) -> None:
@@ -270,16 +327,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as jobdir:
         write_job(jobdir)
         load0 = os.getloadavg()
-        one, close, ids = fork_floor()
-        rows["fork-per-job floor (one warm container)"] = measure(one, n_lat, n_tput, args.threads, ids)
-        close()
-        one, sb = pool("docker", args.pool_size)
-        rows["docker pool (warm)"] = measure(one, n_lat, n_tput, args.threads, lambda: pool_ids(sb))
-        sb.close()
-        one, sb = pool("process", args.pool_size)
-        rows["process pool (warm)"] = measure(one, n_lat, n_tput, args.threads)
-        sb.close()
-        rows["docker run per job (cold)"] = measure(docker_run_per_job(jobdir), n_cold, n_cold * 2, 2)
+        floor_one, floor_close, floor_ids = fork_floor()
+        docker_one, docker_sb = pool("docker", args.pool_size)
+        process_one, process_sb = pool("process", args.pool_size)
+        cold_one = docker_run_per_job(jobdir)
+        try:  # interleaved: the ratios compare figures taken under the same load
+            rows.update(measure_paired({
+                "fork-per-job floor (one warm container)": (floor_one, floor_ids, 1),
+                "docker pool (warm)": (docker_one, lambda: pool_ids(docker_sb), 1),
+                "process pool (warm)": (process_one, None, 1),
+                "docker run per job (cold)": (cold_one, None, max(1, n_lat // n_cold)),
+            }, n_lat, n_tput, args.threads))
+        finally:
+            floor_close()
+            docker_sb.close()
+            process_sb.close()
+        rows["docker run per job (cold)"]["per_s"] = throughput(cold_one, n_cold * 2, 2)
         rows["bare subprocess (no isolation)"] = measure(bare_subprocess(jobdir), n_lat // 2, n_tput // 2, args.threads)
         rows["reference: python3 -c pass"] = measure(
             lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"]).returncode == 0, n_lat // 2, n_tput // 2, args.threads)
