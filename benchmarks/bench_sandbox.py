@@ -14,9 +14,9 @@ with the project's harness (the same files, the same command). Measured in one r
 - ``reference``: ``python3 -c pass``, an interpreter start-up, to judge how loaded the machine is.
 
 Latency is sequential (p50, p95 in ms); throughput is verdicts per second with ``--threads``
-callers. The floor, the two pools and the cold ``docker run`` are measured interleaved (one
-call of each in turn; throughput in alternating chunks), so their ratios hold under a load
-that moves during the run. Prints a Markdown table for docs/BENCHMARKS.md, the three goals (warm pool p50 at
+callers. The floor, the two pools and the cold ``docker run`` are measured interleaved
+(latency in blocks of 10 back-to-back calls of each in turn, throughput in alternating
+chunks), so their ratios hold under a load that moves during the run. Prints a Markdown table for docs/BENCHMARKS.md, the three goals (warm pool p50 at
 most 1.5x the floor's, at least 500 verdicts/s, at least 60x faster than ``docker run``), and
 for the floor and the warm pool the CPU a verdict costs in the containers and in this process
 during the throughput part, with the rate that CPU allows on this machine's cores (a ceiling
@@ -104,21 +104,21 @@ def measure(one, n_lat: int, n_tput: int, threads: int, containers=None) -> dict
     return out
 
 
-def measure_paired(variants: dict, n_lat: int, n_tput: int, threads: int, rounds: int = 6) -> dict:
+def measure_paired(variants: dict, n_lat: int, n_tput: int, threads: int, rounds: int = 6, block: int = 10) -> dict:
     """``measure`` for several variants at once, interleaved so that they see the same load
-    (on a shared machine the load moves within a minute): the latency part alternates one
-    call of each variant (in reversed order every other round), the throughput part runs
-    ``rounds`` chunks of each in turn. ``variants``: name -> (one, containers or None, every);
-    a variant with ``every`` > 1 gets a latency call every that many rounds and no throughput
-    part (a cold container per call)."""
+    (on a shared machine the load moves within a minute): the latency part runs blocks of
+    ``block`` back-to-back calls of each variant in turn (in reversed order every other
+    round), the throughput part ``rounds`` chunks of each in turn. ``variants``: name ->
+    (one, containers or None, cold); a cold variant (a container per call) gets one latency
+    call per round and no throughput part."""
     names = list(variants)
     for one, _, _ in variants.values():
         assert one(), "verification failed"  # warm-up
     lat: dict[str, list[float]] = {n: [] for n in names}
-    for i in range(n_lat):
+    for i in range(max(1, n_lat // block)):
         for name in names if i % 2 == 0 else names[::-1]:
-            one, _, every = variants[name]
-            if i % every == 0:
+            one, _, cold = variants[name]
+            for _ in range(1 if cold else block):
                 t = time.perf_counter()
                 assert one(), f"{name}: verification failed"
                 lat[name].append(time.perf_counter() - t)
@@ -129,8 +129,8 @@ def measure_paired(variants: dict, n_lat: int, n_tput: int, threads: int, rounds
     chunk = max(1, n_tput // rounds)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
-            one, containers, every = variants[name]
-            if every > 1:
+            one, containers, cold = variants[name]
+            if cold:
                 continue
             ids = containers() if containers else []
             c0, h0 = container_cpu(ids), host_cpu()
@@ -322,7 +322,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=4, help="callers for the throughput part")
     ap.add_argument("--pool-size", type=int, default=2)
     args = ap.parse_args()
-    n_lat, n_tput, n_cold = (20, 40, 3) if args.quick else (200, 600, 15)
+    n_lat, n_tput, n_cold = (20, 40, 3) if args.quick else (200, 600, 15)  # cold latency: one call a round
     rows = {}
     with tempfile.TemporaryDirectory() as jobdir:
         write_job(jobdir)
@@ -333,10 +333,10 @@ def main() -> int:
         cold_one = docker_run_per_job(jobdir)
         try:  # interleaved: the ratios compare figures taken under the same load
             rows.update(measure_paired({
-                "fork-per-job floor (one warm container)": (floor_one, floor_ids, 1),
-                "docker pool (warm)": (docker_one, lambda: pool_ids(docker_sb), 1),
-                "process pool (warm)": (process_one, None, 1),
-                "docker run per job (cold)": (cold_one, None, max(1, n_lat // n_cold)),
+                "fork-per-job floor (one warm container)": (floor_one, floor_ids, False),
+                "docker pool (warm)": (docker_one, lambda: pool_ids(docker_sb), False),
+                "process pool (warm)": (process_one, None, False),
+                "docker run per job (cold)": (cold_one, None, True),
             }, n_lat, n_tput, args.threads))
         finally:
             floor_close()
