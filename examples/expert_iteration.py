@@ -22,7 +22,8 @@ and ``--max-answer-chars`` (only short accepted answers). Held-out tasks are ans
 before training and after every round; the script prints each rate with its 95% Wilson
 interval and the paired bootstrap interval of the change. Files in ``--out``: ``log.jsonl`` (one
 line per round), ``train_data.jsonl`` (every example trained on, with the sample set it was chosen
-from), ``heldout.jsonl`` (per-task 0/1 before and after), ``metrics.json`` and ``learning.png``.
+from), ``heldout.jsonl`` (per task: 0/1 and the greedy reply before and after each round),
+``metrics.json`` and ``learning.png``.
 """
 
 from __future__ import annotations
@@ -138,21 +139,24 @@ def plot(metrics: dict, path: str) -> None:
     right.set_ylim(0, 1)
     right.legend()
     right.set_title("training samples")
-    fig.suptitle(f"expert iteration ({metrics['args']['label']}) on {metrics['env_id']} {json.dumps(metrics['env_kwargs'])}")
+    setting = json.dumps(metrics["env_kwargs"])
+    fig.suptitle(f"expert iteration ({metrics['args']['label']}) on {metrics['env_id']} {setting}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets: list, rounds: list, t0: float,
-                  shots: tuple = ()) -> dict:
+                  shots: tuple = (), replies: tuple = ()) -> dict:
     """heldout.jsonl (per-task 0/1 at every evaluation), metrics.json and learning.png, so far."""
     from selfgym.integrations import selfimprove as si
 
     diff, lo, hi = si.paired_bootstrap(win_sets[0], win_sets[-1])
     with open(os.path.join(args.out, "heldout.jsonl"), "w") as f:
         for i, t in enumerate(held):
-            f.write(json.dumps({"task": t.id, **{row["name"]: w[i] for row, w in zip(rows, win_sets)}}) + "\n")
+            line = {"task": t.id, **{row["name"]: w[i] for row, w in zip(rows, win_sets, strict=True)}}
+            line.update({f"{row['name']} reply": texts[i] for row, texts in zip(rows, replies, strict=True)})
+            f.write(json.dumps(line) + "\n")
     metrics = {"env_id": args.env_id, "env_kwargs": env_kwargs, "loop": f"expert_iteration/{args.label}",
                "heldout": rows, "change": {"mean": diff, "lo": lo, "hi": hi},
                "beyond_interval": rows[-1]["rate"] > rows[0]["hi"] or rows[-1]["rate"] < rows[0]["lo"],
@@ -242,13 +246,14 @@ def main(argv: list[str] | None = None) -> dict:
         outs = si.generate(model, tokenizer, held_chats, 1, 0.0, args.max_new_tokens, args.gen_batch_size,
                            prefill=args.prefill)
         outs = [[args.prefill + o[0]] for o in outs]
-        wins = [solved(t, o[0]) for t, o in zip(held, outs)]
+        wins = [solved(t, o[0]) for t, o in zip(held, outs, strict=True)]
         row = si.rate_row(name, wins)
-        print(f"[{time.time() - t0:6.0f}s] held-out {name}: {row['rate']:.1%} [{row['lo']:.1%}, {row['hi']:.1%}]", flush=True)
+        print(f"[{time.time() - t0:6.0f}s] held-out {name}: {row['rate']:.1%} [{row['lo']:.1%}, {row['hi']:.1%}]",
+              flush=True)
         return row, wins, [o[0] for o in outs]
 
     before, wins0, answers0 = evaluate("before")
-    rows, win_sets = [before], [wins0]
+    rows, win_sets, replies = [before], [wins0], [answers0]
     log = open(os.path.join(args.out, "log.jsonl"), "w")
     data_file = open(os.path.join(args.out, "train_data.jsonl"), "w")
     rounds, all_examples = [], []
@@ -261,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
                            args.gen_batch_size, prefill=args.prefill)
         outs = [[args.prefill + x for x in o] for o in outs]  # whole replies: what the env scores
         examples, n_correct, n_accepted, accepted_correct, labels_right, labelled = [], 0, 0, 0, 0, 0
-        for task, chat, texts in zip(tasks, chats, outs):
+        for task, chat, texts in zip(tasks, chats, outs, strict=True):
             truth = [solved(task, x) for x in texts]  # for the report; chooses data only under --label verifier
             n_correct += sum(truth)
             if args.label == "verifier":
@@ -274,9 +279,9 @@ def main(argv: list[str] | None = None) -> dict:
                 else:
                     accept = [int(a == label) for a in answers]
                     labelled += 1
-                    labels_right += int(any(t for t, a in zip(truth, answers) if a == label))
+                    labels_right += int(any(t for t, a in zip(truth, answers, strict=True) if a == label))
             seen: set[str] = set()
-            for text, ok, right in zip(texts, accept, truth):
+            for text, ok, right in zip(texts, accept, truth, strict=True):
                 if not ok:
                     continue
                 n_accepted += 1
@@ -298,7 +303,8 @@ def main(argv: list[str] | None = None) -> dict:
         stats = si.sft(model, tokenizer, all_examples if args.from_base else examples, epochs=args.epochs,
                        learning_rate=args.learning_rate, batch_size=args.batch_size, seed=args.seed + r,
                        prefill=args.prefill)
-        row, wins, _ = evaluate(f"round {r + 1}")
+        row, wins, answers = evaluate(f"round {r + 1}")
+        replies.append(answers)
         rows.append(row)
         win_sets.append(wins)
         n_samples = len(tasks) * args.samples
@@ -313,13 +319,14 @@ def main(argv: list[str] | None = None) -> dict:
         rounds.append(entry)
         log.write(json.dumps(entry) + "\n")
         log.flush()
-        write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks)  # a stopped run keeps its rounds
+        # written after every round, so a stopped run keeps its rounds
+        write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks, replies)
         print(f"[{time.time() - t0:6.0f}s] round {r + 1}: sampled success {entry['sample_success']:.1%}, "
               f"trained on {len(examples)} ({accepted_correct} correct), {stats['steps']} steps, "
               f"loss {stats['loss_first']} -> {stats['loss_last']}", flush=True)
     log.close()
     data_file.close()
-    metrics = write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks)
+    metrics = write_results(args, env_kwargs, held, rows, win_sets, rounds, t0, shot_tasks, replies)
     if args.save_model:
         model.save_pretrained(os.path.join(args.out, "model"))
         tokenizer.save_pretrained(os.path.join(args.out, "model"))

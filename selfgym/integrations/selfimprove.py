@@ -20,7 +20,8 @@ import hashlib
 import math
 import random
 from collections import Counter
-from typing import Any, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 Chat = list[dict[str, str]]
 
@@ -124,7 +125,8 @@ def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1,
             opt.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
     model.eval()
-    delta = math.sqrt(sum(float((p.detach().float() - before[k].float()).pow(2).sum()) for k, p in model.named_parameters()))
+    delta = math.sqrt(sum(float((p.detach().float() - before[k].float()).pow(2).sum())
+                          for k, p in model.named_parameters()))
     return {"examples": len(rows), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
             "delta_l2": delta}
 
@@ -145,7 +147,7 @@ def paired_bootstrap(before: Sequence[float], after: Sequence[float], iters: int
     """Mean of ``after - before`` over paired items, with its 95% percentile bootstrap interval."""
     if len(before) != len(after) or not before:
         raise ValueError("paired_bootstrap needs two non-empty vectors of the same length")
-    diffs = [a - b for a, b in zip(after, before)]
+    diffs = [a - b for a, b in zip(after, before, strict=True)]
     n = len(diffs)
     rng = random.Random(seed)
     means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(iters))
