@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,19 @@ def test_rlimits_apply_inside(sandbox):
             "r.getrlimit(r.RLIMIT_AS)[0] >> 20)")
     res = sandbox.run({"m.py": code}, ["python3", "m.py"], limits=FAST.replace(nofile=100))
     assert res.stdout.split() == ["100", str(FAST.file_size_mb), str(FAST.memory_mb)]
+
+
+def test_a_job_sees_exactly_its_own_environment(sandbox):
+    """Nothing of the runner's or the engine's environment (e.g. docker's HOSTNAME) reaches a
+    job, under ``python3`` (run in the forked child) and under an exec-ed command alike."""
+    show = "import json, os\nprint(json.dumps(sorted(os.environ.items())))\n"
+    for command in (["python3", "env.py"], ["/usr/bin/env", "python3", "env.py"]):
+        res = sandbox.run({"env.py": show}, command)
+        assert res.ok, res
+        env = dict(json.loads(res.stdout))
+        assert set(env) - {"LC_CTYPE"} == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE",
+                                            "PYTHONUNBUFFERED"}, (command, env)
+        assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin" and env["HOME"] == env["TMPDIR"]
 
 
 def test_bad_file_path_is_a_job_failure_not_a_crash(sandbox):
