@@ -33,6 +33,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -90,6 +91,8 @@ class Args:
     (else the previous round's model is fine-tuned on the new round's examples)"""
     max_answer_chars: int = 0
     """keep only accepted answers of at most this many characters (0: any length)"""
+    share_prefix: bool = False
+    """run the prompts' common start (system message, worked examples) once and reuse its cache"""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -147,7 +150,7 @@ def plot(metrics: dict, path: str) -> None:
 
 
 def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets: list, rounds: list, t0: float,
-                  shots: tuple = (), replies: tuple = ()) -> dict:
+                  shots: Sequence = (), replies: Sequence = ()) -> dict:
     """heldout.jsonl (per-task 0/1 at every evaluation), metrics.json and learning.png, so far."""
     from selfgym.integrations import selfimprove as si
 
@@ -225,12 +228,12 @@ def main(argv: list[str] | None = None) -> dict:
             if si.split_of(t.id) == "train" and t.prompt not in held_prompts and len(shot_tasks) < args.shots \
                     and t.prompt not in {s.prompt for s in shot_tasks}:
                 shot_tasks.append(t)
-        if not hasattr(prompt_env.unwrapped, "cheat"):
+        reference = getattr(prompt_env.unwrapped, "cheat", None)
+        if reference is None:
             raise SystemExit(f"--shots needs reference answers, and {args.env_id} has no cheat()")
         for t in shot_tasks:
-            prompt_env.reset(seed=0, options={"task": t.to_dict()})
-            demo += [{"role": "user", "content": task_prompt(args.env_id, t, env=prompt_env)[-1]["content"]},
-                     {"role": "assistant", "content": prompt_env.unwrapped.cheat()}]
+            question = task_prompt(args.env_id, t, env=prompt_env)[-1]["content"]  # resets prompt_env to t
+            demo += [{"role": "user", "content": question}, {"role": "assistant", "content": reference()}]
     excluded = held_prompts | {t.prompt for t in shot_tasks}
     drawn = env_tasks(args.env_id, 3 * need, seed=args.seed, env_kwargs=env_kwargs)
     pool = [t for t in drawn if si.split_of(t.id) == "train" and t.prompt not in excluded]
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     def evaluate(name):
         outs = si.generate(model, tokenizer, held_chats, 1, 0.0, args.max_new_tokens, args.gen_batch_size,
-                           prefill=args.prefill)
+                           prefill=args.prefill, share_prefix=args.share_prefix)
         outs = [[args.prefill + o[0]] for o in outs]
         wins = [solved(t, o[0]) for t, o in zip(held, outs, strict=True)]
         row = si.rate_row(name, wins)
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         chats = chats_for(tasks)
         torch.manual_seed(args.seed * 1000 + r)
         outs = si.generate(model, tokenizer, chats, args.samples, args.temperature, args.max_new_tokens,
-                           args.gen_batch_size, prefill=args.prefill)
+                           args.gen_batch_size, prefill=args.prefill, share_prefix=args.share_prefix)
         outs = [[args.prefill + x for x in o] for o in outs]  # whole replies: what the env scores
         examples, n_correct, n_accepted, accepted_correct, labels_right, labelled = [], 0, 0, 0, 0, 0
         for task, chat, texts in zip(tasks, chats, outs, strict=True):

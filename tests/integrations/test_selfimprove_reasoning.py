@@ -29,10 +29,11 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     import gymnasium as gym
 
     import selfgym.envs  # noqa: F401 - registers the ids
+    from selfgym.envs.reasoning.env import ReasoningEnv
 
     argv = ["--env-id", "selfgym/Reasoning-v0", "--env-kwargs", json.dumps(ENV_KWARGS), "--shots", "2",
             "--train-tasks", "8", "--eval-tasks", "8", "--samples", "4", "--rounds", "2", "--max-new-tokens", "8",
-            "--epochs", "1", "--from-base", "--max-answer-chars", "40", "--out", str(tmp_path)]
+            "--epochs", "1", "--from-base", "--max-answer-chars", "40", "--share-prefix", "--out", str(tmp_path)]
     env_vars = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expert_iteration.py"), *argv],
                           capture_output=True, text=True, timeout=600, env=env_vars, cwd=str(ROOT))
@@ -42,6 +43,8 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     data = load_jsonl(tmp_path / "train_data.jsonl")
     held = load_jsonl(tmp_path / "heldout.jsonl")
     env = gym.make("selfgym/Reasoning-v0", **ENV_KWARGS)
+    reasoning = env.unwrapped
+    assert isinstance(reasoning, ReasoningEnv)
     try:
         # every example trained on scores 1 with the env's scorer, and is short as asked
         assert data, "aiw level 0 with worked examples yields right samples (about 1 in 9) in 64 draws"
@@ -52,13 +55,13 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
             assert row["verifier"] == 1 and row["completion"] in row["samples"]
             assert len(row["completion"].strip()) <= 40
         # held-out problems: distinct, never trained on, never a worked example (by id and by text)
-        held_prompts = [env.unwrapped.find_task(r["task"]).prompt for r in held]
+        held_prompts = [reasoning.find_task(r["task"]).prompt for r in held]
         assert len(held) == 8 and len(set(held_prompts)) == 8
         train_ids = {r["task"]["id"] for r in data}
         shown = set(metrics["worked_examples"])
         assert len(shown) == 2
         assert not ({r["task"] for r in held} & (train_ids | shown))
-        other_prompts = {r["task"]["prompt"] for r in data} | {env.unwrapped.find_task(i).prompt for i in shown}
+        other_prompts = {r["task"]["prompt"] for r in data} | {reasoning.find_task(i).prompt for i in shown}
         assert not set(held_prompts) & other_prompts
     finally:
         env.close()
