@@ -228,9 +228,32 @@ def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------- child
+def _warm_up() -> None:
+    """In the child forked ahead, before its job arrives: do once, on dummy data, what taking a
+    job does first (decode a frame, open files and text streams), so that the pages this writes
+    are copied from the zygote now, while the child waits, instead of while its job waits (about
+    150 of the ~290 page copies between a job's arrival and its script; the total stays)."""
+    try:
+        job = json.loads(b'{"files": {"a.py": "x", "b": {"b64": ""}}, "command": ["python3", "a.py"], '
+                         b'"stdin": null, "limits": {"timeout_s": 1.0, "memory_mb": 1}}')
+        struct.unpack(">I", b"\0\0\0\1")
+        for rel, content in job["files"].items():
+            os.path.isabs(rel)
+            isinstance(content, dict)
+        with open(os.devnull, "rb") as f:
+            f.read()
+        with open(os.devnull) as f:
+            f.read()
+        with open(os.devnull, "w", buffering=1) as f:
+            f.write("")
+    except Exception:  # noqa: BLE001 - only a head start: the job does all of this again for real
+        pass
+
+
 def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: int | None, ipc_ns: bool) -> None:
     """Set up and run one job; never returns."""
     started = False
+    _warm_up()
     try:
         head = b""
         while len(head) < 4:
