@@ -33,7 +33,9 @@
    ``--oracle-actions``: the model still generates every turn (same chats, same cost), but each
    env is sent its oracle's action (``cheat()``) instead, so envs do the work of valid actions
    (clicks on the page, sandboxed test runs) that the default model rarely writes.
-   ``--env-kwargs JSON`` is passed to ``gymnasium.make``.
+   ``--env-kwargs JSON`` is passed to ``gymnasium.make``. ``--step-delay S`` adds a wait of
+   0 to S seconds (drawn from the episode's seed, so the same in every mode) to each env step,
+   the way a remote env, a sandbox round trip or a simulated user waits without using this CPU.
 
 Medians over ``--repeats`` runs, all in one process on one server. ``--sequential-envs`` steps the
 envs one after another (the runner's ``concurrent_envs=False``).
@@ -45,6 +47,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import time
 
@@ -134,6 +137,22 @@ def env_overlap(env_id: str, n_envs: int, episodes: int, repeats: int) -> None:
                       "sequential_s": statistics.median(walls[False]), "speedup": statistics.median(ratios)}))
 
 
+class _Waits(gym.Wrapper):
+    """Each step also waits 0..``most`` seconds (seeded by the episode), using no CPU."""
+
+    def __init__(self, env, most: float):
+        super().__init__(env)
+        self.most = most
+
+    def reset(self, **kw):
+        self.rng = random.Random(kw.get("seed"))
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        time.sleep(self.rng.uniform(0.0, self.most))
+        return self.env.step(action)
+
+
 class ModelPacedOracle(LLMAgent):
     """Generates like an LLMAgent (the model's cost and completions), acts with the env's oracle."""
 
@@ -154,6 +173,8 @@ def llm_overlap(args) -> None:
     backend = make_backend(args.model, threads=args.threads, **kw)
     sampling = SamplingParams(temperature=0.0, max_tokens=args.max_tokens, seed=0)
     envs = [_Remember(gym.make(args.llm_overlap, **json.loads(args.env_kwargs))) for _ in range(args.envs)]
+    if args.step_delay:
+        envs = [_Remember(_Waits(e.env, args.step_delay)) for e in envs]
 
     def agent():
         return ModelPacedOracle(backend, sampling, envs) if args.oracle_actions else LLMAgent(backend, sampling)
@@ -186,7 +207,8 @@ def llm_overlap(args) -> None:
         "machine": f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
                    f"{os.cpu_count()} CPUs",
         "date": time.strftime("%Y-%m-%d"), "env": args.llm_overlap, "env_kwargs": json.loads(args.env_kwargs),
-        "oracle_actions": args.oracle_actions, "model": args.model, "envs": args.envs,
+        "oracle_actions": args.oracle_actions, "step_delay_max_s": args.step_delay, "model": args.model,
+        "envs": args.envs,
         "episodes": args.episodes, "max_steps": args.max_steps, "max_tokens": args.max_tokens,
         "repeats": args.repeats, "load_average_start": load_start, "load_average_end": os.getloadavg(),
         **{f"{m}_s": med([x["wall"] for x in rows[m]]) for m in modes},
@@ -235,6 +257,7 @@ def main() -> None:
     ap.add_argument("--oracle-actions", action="store_true",
                     help="--llm-overlap: the model generates, the envs get their oracle's actions")
     ap.add_argument("--env-kwargs", default="{}", help="--llm-overlap: JSON keyword arguments for gymnasium.make")
+    ap.add_argument("--step-delay", type=float, default=0.0, help="--llm-overlap: each step waits 0..S seconds")
     args = ap.parse_args()
     if args.overhead_only:
         overhead_only(args)
