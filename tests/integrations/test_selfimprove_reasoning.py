@@ -76,3 +76,31 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
         assert row["k"] == sum(r[row["name"]] for r in held) and row["n"] == 8
         assert f"[{row['lo']:.1%}, {row['hi']:.1%}]" in proc.stdout
     assert "paired 95% bootstrap interval" in proc.stdout
+
+
+@pytest.mark.model
+def test_shared_prefix_generation_gives_the_plain_completions():
+    """``share_prefix`` only saves work: greedy replies are the same as without it, row for row."""
+    pytest.importorskip("reasoning_gym")
+    from selfgym.integrations import selfimprove as si
+
+    system = {"role": "system", "content": "You solve reasoning problems. Give the answer inside <answer></answer>."}
+    shots = [{"role": "user", "content": "Ann has 2 brothers and 3 sisters. How many sisters does Ann's brother have?"},
+             {"role": "assistant", "content": "<answer>4</answer>"}]
+    questions = ["Bob has 1 sister. How many sisters does Bob have?", "What is 2 + 3?",
+                 "Eve has 4 brothers and she also has 1 sisters. How many sisters does Eve's brother have?",
+                 "Name a colour.", "What is 7 * 6?"]
+    chats = [[system, *shots, {"role": "user", "content": q}] for q in questions]
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the examples' setting; several threads only spin on a shared CPU
+    try:
+        model, tokenizer = si.load_policy()
+        plain = si.generate(model, tokenizer, chats, 1, 0.0, max_new_tokens=8, batch_size=4)
+        shared = si.generate(model, tokenizer, chats, 1, 0.0, max_new_tokens=8, batch_size=4, share_prefix=True)
+        two = si.generate(model, tokenizer, chats[:2], 2, 0.8, max_new_tokens=8, batch_size=4, share_prefix=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert shared == plain and all(len(r) == 1 for r in shared)
+    assert [len(r) for r in two] == [2, 2]  # n samples per chat, in the chats' order
