@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 import threading
 import time
@@ -301,20 +300,17 @@ def test_an_error_on_a_thread_bound_env_does_not_hang_the_run():
 
 
 class Delayed(gym.Wrapper):
-    """Steps that take a seed-dependent time (so that with overlap the model's calls differ from
-    lockstep's; the episodes must not), their (start, end) times appended to ``spans``."""
+    """Steps that take ``delay`` seconds (longer than the runner's linger, so that with overlap
+    the model is called for the other envs meanwhile; the episodes must not change), their
+    (start, end) times appended to ``spans``."""
 
-    def __init__(self, env, spans: list):
+    def __init__(self, env, spans: list, delay: float):
         super().__init__(env)
-        self.spans = spans
-
-    def reset(self, **kw):
-        self.rng = random.Random(kw.get("seed"))
-        return self.env.reset(**kw)
+        self.spans, self.delay = spans, delay
 
     def step(self, action):
         t0 = time.perf_counter()
-        time.sleep(self.rng.choice([0.0, 0.3, 1.0]))
+        time.sleep(self.delay)
         out = self.env.step(action)
         self.spans.append((t0, time.perf_counter()))
         return out
@@ -362,7 +358,8 @@ def test_default_model_greedy_episodes_are_the_same_with_and_without_overlap():
     calls: dict[bool, list] = {True: [], False: []}
     runs = {}
     for overlap in (True, False):
-        envs = [Delayed(gym.make("selfgym/Arithmetic-v0", level=2, max_attempts=3), steps[overlap]) for _ in range(3)]
+        envs = [Delayed(gym.make("selfgym/Arithmetic-v0", level=2, max_attempts=3), steps[overlap], delay)
+                for delay in (0.0, 0.7, 1.0)]
         agent = LLMAgent(TimedBackend(backend, calls[overlap]), sampling)
         runs[overlap] = rollout(envs, agent, 4, seed=21, overlap=overlap)
     same_episodes(runs[True], runs[False])
@@ -380,22 +377,30 @@ def test_two_miniwob_envs_step_concurrently_in_real_chromium():
     from selfgym.executors.threads import owner_thread
 
     envs = [Remember(gym.make("selfgym/MiniWoB-click-button-v0")) for _ in range(2)]
-    log: list[tuple[str, float, float]] = []
+    log: list[tuple[int | None, float, float]] = []
 
     class Timed(gym.Wrapper):
         def step(self, action):
             t0 = time.perf_counter()
             out = self.env.step(action)
-            log.append((threading.current_thread().name, t0, time.perf_counter()))
+            log.append((threading.get_ident(), t0, time.perf_counter()))
             return out
+
+    def steps_side_by_side() -> int:
+        names = sorted({name for name, _, _ in log})
+        spans = [[(t0, t1) for name, t0, t1 in log if name == n] for n in names]
+        return overlapping(spans[0], spans[1]) if len(spans) == 2 else 0
 
     wrapped = [Timed(e) for e in envs]
     try:
         over = rollout(wrapped, WebScript(envs), 6, seed=40)
-        seq = rollout(wrapped, WebScript(envs), 6, seed=40, concurrent_envs=False)
         threads = [owner_thread(e) for e in envs]
         assert all(t is not None for t in threads) and threads[0] is not threads[1]
-        assert {name for name, _, _ in log} == {t.thread.name for t in threads}
+        assert {ident for ident, _, _ in log} == {t.thread.ident for t in threads}
+        assert steps_side_by_side() > 0  # the two pages were stepped at the same time
+        log.clear()
+        seq = rollout(wrapped, WebScript(envs), 6, seed=40, concurrent_envs=False)
+        assert steps_side_by_side() == 0
     finally:
         for e in wrapped:
             e.close()

@@ -21,6 +21,7 @@ env code registers with ``at_thread_exit``.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -34,6 +35,7 @@ from selfgym.executors.driver import Transport
 
 _local = threading.local()
 _STOP = object()
+_numbers = itertools.count(1)
 
 
 def at_thread_exit(fn: Callable[[], Any]) -> bool:
@@ -56,7 +58,7 @@ class EnvThread:
     def __init__(self, name: str = "selfgym-env"):
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._stopped = False
-        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._loop, name=f"{name}-{next(_numbers)}", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
