@@ -148,6 +148,17 @@ class Zygote:
             raise EOFError("zygote gone")
         return int(msg), socket.socket(fileno=fds[0]), fds[1], fds[2], fds[3]
 
+    def alive(self) -> bool:
+        """False once the zygote's end of the control socket has closed (it has died)."""
+        try:
+            if not select.select([self.ctl], [], [], 0)[0]:
+                return True
+            return self.ctl.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
     def read_status(self) -> dict | None:
         """The status line the zygote writes when the child exits (None when it is gone)."""
         buf = b""
@@ -157,6 +168,18 @@ class Zygote:
                 return None
             buf += b
         return json.loads(buf)
+
+
+def _discard_child(ready) -> None:
+    """Kill a child taken from the zygote that will get no job, and close our ends of its pipes."""
+    pid, sock, out_r, err_r, st_r = ready
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    sock.close()
+    for fd in (out_r, err_r, st_r):
+        os.close(fd)
 
 
 def _fork_retrying(limit_s: float = 20.0) -> int:
@@ -457,6 +480,11 @@ class Runner:
         oom_before = _oom_kills()
         t0 = time.monotonic()
         ready, self.ready = self.ready, None
+        if ready is not None and not self.zygote.alive():
+            # taken while idle from a zygote that has died since: its child could not report
+            # how the job ended, so the job goes elsewhere, as when the zygote is found gone below
+            _discard_child(ready)
+            ready = None
         try:
             pid, sock, out_r, err_r, st_r = ready or self.zygote.spawn()
         except (OSError, EOFError, ValueError):

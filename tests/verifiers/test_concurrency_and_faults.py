@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +105,38 @@ def test_containers_dying_every_time_is_an_infra_error_not_a_zero():
     finally:
         stop.set()
         thread.join(5)
+        sb.close()
+
+
+@pytest.mark.docker
+def test_a_zygote_that_dies_while_its_worker_is_idle_costs_a_retry_never_a_verdict():
+    """The runner holds the next job's child while idle; when the zygote that forked it has died
+    meanwhile (killed from outside), the next job is not run on that orphan (whose end nobody
+    could report): it goes to a fresh worker and gets its right verdict."""
+    from selfgym.verifiers.checker import run_tests
+
+    sb = get_sandbox("docker", limits=FAST, pool_size=1, retries=1)
+    try:
+        assert run_tests("def f(x):\n    return x\n", "def test_a(candidate):\n    assert candidate(1) == 1\n",
+                         entry_point="f", sandbox=sb).passed
+        (w,) = sb.pool._idle
+        runner = sb.api.inspect_container(w.id)["State"]["Pid"]
+        with open(f"/proc/{runner}/task/{runner}/children") as f:
+            zygote = int(f.read().split()[0])
+        for _ in range(100):  # the runner has cleaned up and taken the next job's child
+            with open(f"/proc/{zygote}/task/{zygote}/children") as f:
+                if len(f.read().split()) == 2:  # that child, and the one forked ahead after it
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the runner did not take the next job's child while idle")
+        os.kill(zygote, signal.SIGKILL)
+        time.sleep(0.3)
+        slow = "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"
+        v = run_tests(slow, "def test_a(candidate):\n    assert candidate(1) == 1\n", entry_point="f", sandbox=sb)
+        assert v.passed and v.reward == 1.0, v
+        assert sb.pool.stats()["recycled"] >= 1
+    finally:
         sb.close()
 
 
