@@ -225,6 +225,14 @@ def test_env_factories_are_made_stepped_and_closed_on_their_threads():
         assert env.made_on == env.owner == env.closed_on != threading.get_ident()
         assert set(env.calls) == {env.owner}
     assert made[0].owner != made[1].owner
+    before = threading.active_count()
+
+    def broken():
+        raise RuntimeError("cannot make the env")
+
+    with pytest.raises(RuntimeError, match="cannot make the env"):  # loud, and no thread left behind
+        rollout([factory, broken], Echo(), 2)
+    assert threading.active_count() == before and made[-1].closed_on == made[-1].owner
 
 
 class Slow(BarrierEnv):

@@ -183,10 +183,15 @@ class Threads(Transport):
         self.slots = len(self.envs)
 
     def _add(self, item: Any) -> None:
-        factory = callable(item) and not hasattr(item, "step")
+        factory = isinstance(item, type) or (callable(item) and not hasattr(item, "step"))
         if factory:
             t = EnvThread() if self.concurrent else None
-            env = t.call(item) if t is not None else item()
+            try:
+                env = t.call(item) if t is not None else item()
+            except BaseException:
+                if t is not None:
+                    t.stop()
+                raise
             own_thread = t is not None
         else:
             env = item
