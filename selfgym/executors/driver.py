@@ -2,11 +2,12 @@
 
 An executor is a ``Transport``: a set of *slots*, each an env that lives somewhere (this
 process, a Gymnasium vector env, a Ray actor on another node, a session on an env server).
-``drive(transport, agent, episodes)`` is the only loop: it resets slots with job seeds, asks the
-agent for the actions of every slot whose result has come back (one ``act_batch`` call for all
-of them), sends each action to its slot and records ``Episode``s exactly as
-``selfgym.rollout.rollout`` does. It never waits for the slowest slot: a slot whose result is in
-gets its next action at once, so every env (every actor) stays busy.
+``drive(transport, agent, episodes)`` is the only loop (``selfgym.rollout.rollout`` runs it over
+the ``Threads`` transport): it resets slots with job seeds, asks the agent for the actions of
+every slot whose result has come back (one ``act_batch`` call for all of them), sends each
+action to its slot and records ``Episode``s. It never waits for the slowest slot: a slot whose
+result is in gets its next action as soon as the agent is free, so every env (every actor) stays
+busy and the agent works while other slots step; ``lockstep=True`` waits for every slot instead.
 
 Because the loop is shared, executors differ only in where ``reset`` and ``step`` run; the same
 seeds and a deterministic policy give the same trajectories everywhere (tests/distributed
