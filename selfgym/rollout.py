@@ -12,8 +12,8 @@ The loop is ``selfgym.executors.drive``, the one every executor shares; ``overla
 in lockstep (every env's step ends before one agent call for all), ``concurrent_envs=False``
 steps the envs one after another in the calling thread. Episodes are independent of one
 another, so the same seeds give the same episodes in every mode (for an LLM agent: with greedy
-decoding on a backend whose outputs do not depend on the batch); only the order in which they
-finish may differ.
+decoding on a backend whose outputs do not depend on the batch or its cache); only the order in
+which they finish may differ, and the list returned is sorted by job and trial.
 
 Envs bound to the thread that first used them (their ``metadata`` has
 ``"concurrent_steps": False``, as MiniWoB++'s has: Playwright's sync API) step concurrently
@@ -93,8 +93,9 @@ def rollout(
             (default); ``False`` waits for every env's step and calls the agent once for all of
             them (one batch per step). The episodes are the same either way for the same seeds.
     Returns:
-        Episodes in the order they finished; ``metadata`` has job, trial, seconds (the episode's
-        own duration), ``started_at`` / ``ended_at`` (wall clock), tokens, messages.
+        Episodes sorted by job and trial (``on_episode`` sees them as they finish); ``metadata``
+        has job, trial, seconds (the episode's own duration), ``started_at`` / ``ended_at``
+        (wall clock), tokens, messages.
 
     The first exception an env raises is raised again once the other envs' calls in flight have
     ended (an env reports an agent's mistake as an observation; an exception is a broken env).
@@ -105,9 +106,11 @@ def rollout(
     transport = Threads(pool, concurrent=concurrent_envs)
     try:
         ids = [env_id or getattr(getattr(e, "spec", None), "id", None) or type(e).__name__ for e in transport.envs]
-        return drive(transport, agent, episodes, seed=seed, tasks=tasks, trials=trials, max_steps=max_steps,
+        done = drive(transport, agent, episodes, seed=seed, tasks=tasks, trials=trials, max_steps=max_steps,
                      retries=0, env_id=ids, keep_chats=keep_chats, on_episode=on_episode,
                      lockstep=not (overlap and concurrent_envs), errors="raise")
+        # Finishing order depends on timing; the list a caller gets does not.
+        return sorted(done, key=lambda e: (e.metadata.get("job", 0), e.metadata.get("trial", 1)))
     finally:
         transport.close()
 

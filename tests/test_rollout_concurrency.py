@@ -356,11 +356,7 @@ def test_default_model_greedy_episodes_are_the_same_with_and_without_overlap():
     from selfgym.llm import SamplingParams
     from selfgym.llm.llamacpp import LlamaCppBackend
 
-    class NoPromptCache(LlamaCppBackend):
-        def _body(self, chat, sampling):
-            return {**super()._body(chat, sampling), "cache_prompt": False}
-
-    backend = NoPromptCache(n_parallel=8, threads=1)
+    backend = LlamaCppBackend(n_parallel=8, threads=1, cache_prompt=False)
     sampling = SamplingParams(temperature=0.0, max_tokens=24, seed=0)
     steps: dict[bool, list] = {True: [], False: []}
     calls: dict[bool, list] = {True: [], False: []}

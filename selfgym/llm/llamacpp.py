@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from selfgym.errors import BackendError, DependencyError
+from selfgym.llm.base import Chat, SamplingParams
 from selfgym.llm.openai import OpenAIBackend
 
 _SERVERS: dict[tuple, LlamaCppServer] = {}
@@ -226,11 +227,16 @@ class LlamaCppBackend(OpenAIBackend):
         weight_type: serve ``gguf`` rewritten with these weights (``derive_gguf``, cached after the
             first use), e.g. ``"Q4_0"``: cheaper batches and single chats on x86, one more
             rounding of the weights (docs/BENCHMARKS.md, "GGUF weight types and batching").
+        cache_prompt: let a slot reuse the KV cache of the prompt it served before (default).
+            A reused prefix is computed in a different batch shape than a fresh one, which can
+            flip near-tied greedy tokens, so greedy outputs then depend on what the server served
+            earlier. ``False`` recomputes every prompt: reproducible greedy runs, at about twice
+            the cost on multi-turn episodes.
     """
 
     def __init__(self, gguf: str | os.PathLike | None = None, n_parallel: int = 8, ctx_per_slot: int = 4096,
                  threads: int | None = None, prompt_token_ids: bool = True, ubatch: int | None = None,
-                 weight_type: str | None = None, **kw: Any):
+                 weight_type: str | None = None, cache_prompt: bool = True, **kw: Any):
         if gguf is None:
             from selfgym.models import default_gguf_path
 
@@ -242,3 +248,7 @@ class LlamaCppBackend(OpenAIBackend):
                          prompt_token_ids=prompt_token_ids, **kw)
         self.name = f"llamacpp:{Path(gguf).name}"
         self.want_prompt_ids = prompt_token_ids
+        self.cache_prompt = bool(cache_prompt)
+
+    def _body(self, chat: Chat, sampling: SamplingParams) -> dict[str, Any]:
+        return {**super()._body(chat, sampling), "cache_prompt": self.cache_prompt}

@@ -16,6 +16,7 @@ the backend must do so under ``if __name__ == "__main__":``.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,9 @@ class VLLMBackend:
         self.llm = vllm.LLM(model=str(path), **llm_kwargs)
         self.name = f"vllm:{path}"
         self.calls = 0
+        # vllm.LLM is not thread-safe; the rollout runner may step envs (a self-judging wrapper
+        # calling this backend, say) while the agent generates.
+        self._lock = threading.Lock()
 
     def generate(self, chats: Sequence[Chat], sampling: SamplingParams | None = None) -> list[Completion]:
         """Complete every chat in one vLLM call; ``len(chats) * n`` completions, chat-major."""
@@ -62,7 +66,8 @@ class VLLMBackend:
             n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
             max_tokens=sampling.max_tokens, stop=sampling.stop, seed=sampling.seed, logprobs=k,
         )
-        results = self.llm.chat([list(c) for c in chats], params, use_tqdm=False)
+        with self._lock:
+            results = self.llm.chat([list(c) for c in chats], params, use_tqdm=False)
         out: list[Completion] = []
         for res in results:
             prompt = list(res.prompt_token_ids or [])
