@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                "cpus": os.cpu_count(), "torch": torch.__version__,
                                "torch_threads": torch.get_num_threads()}}
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=1)
+            json.dump(nbc.finite(metrics), f, indent=1, allow_nan=False)
         nbc.plot(metrics, os.path.join(args.out, "heldout.png"))
 
     start = None  # the warm-up's evaluation, once there is one
