@@ -107,7 +107,7 @@ def _rescored_filter(folder: Path, env_kwargs: dict) -> tuple[set, list[dict]]:
 def test_measured_loop_clones_only_filtered_games_and_never_evaluates_on_training_contexts(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    argv = ["--rounds", "1", "--warmup-games", "6", "--selfplay-games", "1", "--pool-games", "2",
+    argv = ["--rounds", "1", "--warmup-games", "3", "--selfplay-games", "1", "--pool-games", "2",
             "--scripted-partners", "fair", "--pool-snapshots", "0", "--bc-filter", "deals", "--eval-games", "2",
             "--max-messages", "7", "--max-invalid", "2", "--max-tokens", "12", "--max-length", "384",
             "--out", str(out)]
