@@ -176,8 +176,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     def clone_and_snapshot(tag: str, games, row: dict) -> dict:
         """Write the games, clone the BC set with SFT, save a snapshot into the pool; log the row."""
         round_dir = os.path.join(args.out, tag)
-        write_round(RoundResult(games.records, summarize_round(games.records, bc_filter=game["bc_filter"]),
-                                games.bc_examples), round_dir, hf_dataset=False)
+        summary = summarize_round(games.records, bc_filter=game["bc_filter"])
+        if deals_only:  # the summary counts the set actually cloned
+            summary.update(bc_examples=len(games.bc_examples), bc_filter="deals")
+        write_round(RoundResult(games.records, summary, games.bc_examples), round_dir, hf_dataset=False)
         if measured:
             row["train_contexts"] = sorted({r.task_id for r in games.records})
         row.update(selfplay=round_metrics(games.selfplay), vs_pool=round_metrics(games.vs_pool),

@@ -137,6 +137,8 @@ def test_measured_loop_clones_only_filtered_games_and_never_evaluates_on_trainin
         assert all(nbc.context_split(t) == "train" for t in train_ids)
         bc = load_jsonl(out / tag / "bc.jsonl")
         assert {(e["game"], e["seat"]) for e in bc} == keep
+        summary = json.loads((out / tag / "summary.json").read_text())
+        assert (summary["bc_examples"], summary["bc_filter"]) == (len(bc), "deals")
         trained_on += len(bc)
         if bc:
             assert row["sft"]["weights"]["tensors_changed"] > 0
