@@ -32,11 +32,11 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     from selfgym.envs.reasoning.env import ReasoningEnv
 
     argv = ["--env-id", "selfgym/Reasoning-v0", "--env-kwargs", json.dumps(ENV_KWARGS), "--shots", "2",
-            "--train-tasks", "8", "--eval-tasks", "8", "--samples", "4", "--rounds", "2", "--max-new-tokens", "8",
+            "--train-tasks", "6", "--eval-tasks", "6", "--samples", "4", "--rounds", "2", "--max-new-tokens", "8",
             "--epochs", "1", "--from-base", "--max-answer-chars", "40", "--share-prefix", "--out", str(tmp_path)]
     env_vars = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expert_iteration.py"), *argv],
-                          capture_output=True, text=True, timeout=600, env=env_vars, cwd=str(ROOT))
+                          capture_output=True, text=True, timeout=1800, env=env_vars, cwd=str(ROOT))
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -47,7 +47,7 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     assert isinstance(reasoning, ReasoningEnv)
     try:
         # every example trained on scores 1 with the env's scorer, and is short as asked
-        assert data, "aiw level 0 with worked examples yields right samples (about 1 in 9) in 64 draws"
+        assert data, "aiw level 0 with worked examples yields right samples (about 1 in 6) in 48 draws"
         for row in data:
             env.reset(seed=0, options={"task": row["task"]})
             _, reward, terminated, _, info = env.step(row["completion"])
@@ -56,7 +56,7 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
             assert len(row["completion"].strip()) <= 40
         # held-out problems: distinct, never trained on, never a worked example (by id and by text)
         held_prompts = [reasoning.find_task(r["task"]).prompt for r in held]
-        assert len(held) == 8 and len(set(held_prompts)) == 8
+        assert len(held) == 6 and len(set(held_prompts)) == 6
         train_ids = {r["task"]["id"] for r in data}
         shown = set(metrics["worked_examples"])
         assert len(shown) == 2
@@ -73,7 +73,7 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     assert first["sft"]["examples"] == first["trained_on"]
     # the printed held-out rates agree with the per-task file, with their intervals
     for row in metrics["heldout"]:
-        assert row["k"] == sum(r[row["name"]] for r in held) and row["n"] == 8
+        assert row["k"] == sum(r[row["name"]] for r in held) and row["n"] == 6
         assert f"[{row['lo']:.1%}, {row['hi']:.1%}]" in proc.stdout
     assert "paired 95% bootstrap interval" in proc.stdout
 
