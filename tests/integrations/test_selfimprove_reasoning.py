@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,8 +44,9 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     data = load_jsonl(tmp_path / "train_data.jsonl")
     held = load_jsonl(tmp_path / "heldout.jsonl")
     env = gym.make("selfgym/Reasoning-v0", **ENV_KWARGS)
-    reasoning = env.unwrapped
+    reasoning: Any = env.unwrapped  # the checker cannot see through the envs/ package mapping
     assert isinstance(reasoning, ReasoningEnv)
+    find_task = reasoning.find_task
     try:
         # every example trained on scores 1 with the env's scorer, and is short as asked
         assert data, "aiw level 0 with worked examples yields right samples (about 1 in 6) in 48 draws"
@@ -55,13 +57,13 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
             assert row["verifier"] == 1 and row["completion"] in row["samples"]
             assert len(row["completion"].strip()) <= 40
         # held-out problems: distinct, never trained on, never a worked example (by id and by text)
-        held_prompts = [reasoning.find_task(r["task"]).prompt for r in held]
+        held_prompts = [find_task(r["task"]).prompt for r in held]
         assert len(held) == 6 and len(set(held_prompts)) == 6
         train_ids = {r["task"]["id"] for r in data}
         shown = set(metrics["worked_examples"])
         assert len(shown) == 2
         assert not ({r["task"] for r in held} & (train_ids | shown))
-        other_prompts = {r["task"]["prompt"] for r in data} | {reasoning.find_task(i).prompt for i in shown}
+        other_prompts = {r["task"]["prompt"] for r in data} | {find_task(i).prompt for i in shown}
         assert not set(held_prompts) & other_prompts
     finally:
         env.close()
