@@ -34,21 +34,13 @@ import statistics
 import time
 
 import gymnasium as gym
+from bench_backends import prompts  # same folder: the same Arithmetic-v0 first prompts
 
 import selfgym  # noqa: F401 - registers ids
 from selfgym.agents.llm import LLMAgent
 from selfgym.llm import SamplingParams
 from selfgym.llm.llamacpp import LlamaCppBackend, derive_gguf
 from selfgym.models import default_gguf_path
-
-
-def prompts(n: int) -> list[list[dict]]:
-    env = gym.make("selfgym/Arithmetic-v0", level=2, max_attempts=1)
-    chats = []
-    for i in range(n):
-        _, info = env.reset(seed=i)
-        chats.append(info["messages"])
-    return chats
 
 
 def timed(fn):
