@@ -93,6 +93,10 @@ class Args:
     """keep only accepted answers of at most this many characters (0: any length)"""
     share_prefix: bool = False
     """run the prompts' common start (system message, worked examples) once and reuse its cache"""
+    distinct_by: str = "prompt"
+    """what makes two tasks the same problem: 'prompt' (the task's text; for generators that repeat a
+    problem under new ids) or 'id' (for envs whose instruction repeats over distinct states, such as
+    web pages: ids are split by hash, so no held-out task is trained on either way)"""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -174,6 +178,8 @@ def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.distinct_by not in ("prompt", "id"):
+        raise SystemExit(f"--distinct-by must be 'prompt' or 'id', got {args.distinct_by!r}")
     if args.label not in ("verifier", "majority"):
         raise SystemExit(f"--label must be 'verifier' or 'majority', got {args.label!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -207,6 +213,9 @@ def main(argv: list[str] | None = None) -> dict:
     # level 1 has 243 distinct problems). Held-out problems are distinct from each other.
     # Some generators give the same problem under different ids (reasoning-gym's items depend on
     # seed + index), so problems are also compared by their text. Seed blocks lie 10,000 apart.
+    def key(t) -> str:  # what makes two tasks the same problem
+        return t.prompt if args.distinct_by == "prompt" else t.id
+
     per_round = args.train_tasks if args.fresh_tasks else 0
     need = args.train_tasks + per_round * (args.rounds - 1)
     held, seen_ids, held_prompts = [], set(), set()
@@ -214,19 +223,19 @@ def main(argv: list[str] | None = None) -> dict:
         added = 0
         for t in env_tasks(args.env_id, 4 * args.eval_tasks, seed=args.seed + 1_000_000 + 10_000 * block,
                            env_kwargs=env_kwargs):
-            if si.split_of(t.id) == "heldout" and t.id not in seen_ids and t.prompt not in held_prompts \
+            if si.split_of(t.id) == "heldout" and t.id not in seen_ids and key(t) not in held_prompts \
                     and len(held) < args.eval_tasks:
                 held.append(t)
                 seen_ids.add(t.id)
-                held_prompts.add(t.prompt)
+                held_prompts.add(key(t))
                 added += 1
         if len(held) >= args.eval_tasks or not added:
             break
     shot_tasks = []
     if args.shots:
         for t in env_tasks(args.env_id, 50 * args.shots, seed=args.seed + 2_000_000, env_kwargs=env_kwargs):
-            if si.split_of(t.id) == "train" and t.prompt not in held_prompts and len(shot_tasks) < args.shots \
-                    and t.prompt not in {s.prompt for s in shot_tasks}:
+            if si.split_of(t.id) == "train" and key(t) not in held_prompts and len(shot_tasks) < args.shots \
+                    and key(t) not in {key(s) for s in shot_tasks}:
                 shot_tasks.append(t)
         reference = getattr(prompt_env.unwrapped, "cheat", None)
         if reference is None:
@@ -234,14 +243,14 @@ def main(argv: list[str] | None = None) -> dict:
         for t in shot_tasks:
             question = task_prompt(args.env_id, t, env=prompt_env)[-1]["content"]  # resets prompt_env to t
             demo += [{"role": "user", "content": question}, {"role": "assistant", "content": reference()}]
-    excluded = held_prompts | {t.prompt for t in shot_tasks}
+    excluded = held_prompts | {key(t) for t in shot_tasks}
     drawn = env_tasks(args.env_id, 3 * need, seed=args.seed, env_kwargs=env_kwargs)
-    pool = [t for t in drawn if si.split_of(t.id) == "train" and t.prompt not in excluded]
+    pool = [t for t in drawn if si.split_of(t.id) == "train" and key(t) not in excluded]
     if not pool:
         raise SystemExit("no training tasks left after removing the held-out problems")
     all_train = [pool[i % len(pool)] for i in range(need)]
-    assert not seen_ids & {t.id for t in all_train} and not held_prompts & {t.prompt for t in all_train}
-    print(f"{len(all_train)} training draws ({len({t.prompt for t in all_train})} distinct), "
+    assert not seen_ids & {t.id for t in all_train} and not held_prompts & {key(t) for t in all_train}
+    print(f"{len(all_train)} training draws ({len({key(t) for t in all_train})} distinct), "
           f"{len(held)} distinct held-out tasks, {len(shot_tasks)} worked examples", flush=True)
     held_chats = chats_for(held)
 

@@ -108,28 +108,41 @@ def _generate_shared_prefix(model, tokenizer, rows: Sequence[str], max_new_token
         return []
     with torch.no_grad():
         prefix_cache = model(torch.tensor([first[:shared]], device=model.device), use_cache=True).past_key_values
-    by_length: dict[int, list[int]] = {}
+    # Copies of one prompt (several samples of a chat) run their own tokens once, then share that
+    # cache too; distinct prompts of equal length are batched together, so no row needs padding.
+    copies: dict[tuple[int, ...], list[int]] = {}
     for i, x in enumerate(ids):
-        by_length.setdefault(len(x), []).append(i)
-    texts: list[str] = [""] * len(rows)
+        copies.setdefault(tuple(x), []).append(i)
+    chunks: list[tuple[list[int], bool]] = []
+    by_length: dict[int, list[int]] = {}
+    for x, idxs in copies.items():
+        if len(idxs) > 1:
+            chunks += [(idxs[s:s + batch_size], True) for s in range(0, len(idxs), batch_size)]
+        else:
+            by_length.setdefault(len(x), []).append(idxs[0])
     for idxs in by_length.values():
-        for start in range(0, len(idxs), batch_size):
-            chunk = idxs[start:start + batch_size]
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(len(chunk))
-            input_ids = torch.tensor([ids[i] for i in chunk], device=model.device)
+        chunks += [(idxs[s:s + batch_size], False) for s in range(0, len(idxs), batch_size)]
+    texts: list[str] = [""] * len(rows)
+    for chunk, same in chunks:
+        cache = copy.deepcopy(prefix_cache)
+        if same and len(ids[chunk[0]]) - 1 > shared:  # the prompt's own tokens but the last, once
+            own = torch.tensor([ids[chunk[0]][shared:-1]], device=model.device)
             with torch.no_grad():
-                out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                     past_key_values=cache, max_new_tokens=max_new_tokens,
-                                     pad_token_id=tokenizer.pad_token_id, **kwargs)
-            for i, text in zip(chunk, tokenizer.batch_decode(out[:, input_ids.shape[1]:], skip_special_tokens=True),
-                               strict=True):
-                texts[i] = text
+                cache = model(own, past_key_values=cache, use_cache=True).past_key_values
+        cache.batch_repeat_interleave(len(chunk))
+        input_ids = torch.tensor([ids[i] for i in chunk], device=model.device)
+        with torch.no_grad():
+            out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                 past_key_values=cache, max_new_tokens=max_new_tokens,
+                                 pad_token_id=tokenizer.pad_token_id, **kwargs)
+        for i, text in zip(chunk, tokenizer.batch_decode(out[:, input_ids.shape[1]:], skip_special_tokens=True),
+                           strict=True):
+            texts[i] = text
     return texts
 
 
 def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1, learning_rate: float = 2e-5,
-        batch_size: int = 8, seed: int = 0, max_length: int = 512, prefill: str = "") -> dict[str, Any]:
+        batch_size: int = 8, seed: int = 0, max_length: int = 4096, prefill: str = "") -> dict[str, Any]:
     """Fine-tune on (chat, completion) pairs; loss on the completion (and its end-of-turn token) only.
 
     With ``prefill`` the completion continues that text, which is part of the (masked) prompt.
@@ -147,8 +160,11 @@ def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1,
         prompt_ids = tokenizer(render(tokenizer, chat, prefill), add_special_tokens=False)["input_ids"]
         answer = completion.strip() if not prefill else completion.rstrip()  # a prefill's continuation keeps its lead
         answer_ids = tokenizer(answer + eos, add_special_tokens=False)["input_ids"]
-        ids = (prompt_ids + answer_ids)[:max_length]
-        labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
+        if len(prompt_ids) + len(answer_ids) > max_length:  # cutting would drop the answer, silently
+            raise ValueError(f"a training example has {len(prompt_ids) + len(answer_ids)} tokens, more than "
+                             f"max_length={max_length}; raise max_length or shorten the prompt")
+        ids = prompt_ids + answer_ids
+        labels = [-100] * len(prompt_ids) + answer_ids
         rows.append((ids, labels))
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     model.train()
@@ -165,7 +181,7 @@ def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1,
             ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=model.device)
             labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=model.device)
             mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=model.device)
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss = _completion_loss(model, ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -176,6 +192,24 @@ def sft(model, tokenizer, examples: Sequence[tuple[Chat, str]], epochs: int = 1,
                           for k, p in model.named_parameters()))
     return {"examples": len(rows), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
             "delta_l2": delta}
+
+
+def _completion_loss(model, ids, mask, labels):
+    """Mean next-token loss over the labelled (completion) positions, as ``model(labels=...).loss``.
+
+    The output layer runs only where a label is set: a prompt of hundreds of tokens before a short
+    answer would otherwise cost a vocabulary-wide logit row (and its gradient) for every prompt token.
+    """
+    import torch
+
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    if decoder is None or head is None:  # a model without the usual split: the library's own loss
+        return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = head(hidden[keep]).float()
+    return torch.nn.functional.cross_entropy(logits, targets[keep])
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

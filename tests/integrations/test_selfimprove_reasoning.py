@@ -102,7 +102,31 @@ def test_shared_prefix_generation_gives_the_plain_completions():
         plain = si.generate(model, tokenizer, chats, 1, 0.0, max_new_tokens=8, batch_size=4)
         shared = si.generate(model, tokenizer, chats, 1, 0.0, max_new_tokens=8, batch_size=4, share_prefix=True)
         two = si.generate(model, tokenizer, chats[:2], 2, 0.8, max_new_tokens=8, batch_size=4, share_prefix=True)
+        # copies of one prompt run its own tokens once and share that cache: still the plain replies
+        copies = si.generate(model, tokenizer, chats[:3], 3, 0.0, max_new_tokens=8, batch_size=2, share_prefix=True)
     finally:
         torch.set_num_threads(threads)
     assert shared == plain and all(len(r) == 1 for r in shared)
+    assert copies == [r * 3 for r in plain[:3]]
     assert [len(r) for r in two] == [2, 2]  # n samples per chat, in the chats' order
+
+
+@pytest.mark.model
+def test_completion_loss_is_the_library_loss_and_long_examples_are_refused():
+    """Training computes logits only at the answer's positions, for the library's own loss value;
+    an example longer than ``max_length`` is an error, never an answer cut away in silence."""
+    import torch
+
+    from selfgym.integrations import selfimprove as si
+
+    model, tokenizer = si.load_policy()
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 0, 0]])
+    mask = torch.tensor([[1] * 8, [1] * 6 + [0, 0]])
+    labels = torch.tensor([[-100] * 5 + [6, 7, 8], [-100] * 3 + [12, 13, 14, -100, -100]])
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        got = si._completion_loss(model, ids, mask, labels)
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
+    chat = [{"role": "user", "content": "word " * 200}]
+    with pytest.raises(ValueError, match="max_length"):
+        si.sft(model, tokenizer, [(chat, "ok")], max_length=64)
