@@ -18,8 +18,13 @@ comes, and reports the child's exit status and CPU time. The child
 reads its job, makes a session of its own, writes the files into an empty work directory, sets
 its rlimits and runs the command: ``python3 script.py ...`` runs in the child itself (no
 interpreter start-up, which is what makes a job cost about a millisecond), anything else is
-``exec``-ed. After the job the runner kills whatever the job left running and empties the work
-directory.
+``exec``-ed. After the job the runner answers, gives the caller a moment (``CLEAN_GRACE_S``, cut
+short by the next job) to read that answer, then kills whatever the job left running, empties
+the work directory and removes the IPC objects it made. It first checks cheaply whether there is
+anything to do: in a container, the pids cgroup's count (3 when only the runner, the zygote and
+its child forked ahead exist) spares the walk of the process tree, and the SysV ``*_INFO``
+counts spare reading /proc/sysvipc; a work directory that holds only files goes with one unlink
+per file. Any doubt takes the full path.
 
 Who may touch whom: jobs never share a uid with the machinery that serves later jobs. In a
 container the runner starts as root with only CAP_SETUID/CAP_SETGID; the zygote and the child
@@ -60,8 +65,11 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 START_FD_ENV = "SELFGYM_START_FD"
+#: After answering, how long the runner waits (unless the next job comes first) before it cleans.
+CLEAN_GRACE_S = 0.002
 SYSVIPC = (("/proc/sysvipc/shm", "shmctl"), ("/proc/sysvipc/sem", "semctl"), ("/proc/sysvipc/msg", "msgctl"))
 IPC_RMID = 0
+SHM_INFO, MSG_INFO, SEM_INFO = 14, 12, 19
 MQUEUE_DIR = "/dev/mqueue"
 #: The directory a trusted script may import from: the interpreter's own library, never a job's.
 STDLIB_PATH: list = []
@@ -76,6 +84,9 @@ _libc = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: Trusted scripts that sit next to this file, compiled once at start (path -> code object).
 PRECOMPILED: dict = {}
+#: Trusted scripts with a ``main()`` whose module body the runner ran once at start, before any
+#: job, importing from STDLIB_PATH only (path -> its globals); a job calls only ``main()``.
+PRELOADED: dict = {}
 
 
 def _prctl(option: int, value: int) -> None:
@@ -129,6 +140,13 @@ class Zygote:
             os.dup2(devnull, 1)
             import gc
 
+            # what start-up left as garbage, and the free memory it leaves, would otherwise be
+            # copied into (and torn down with) two processes per job
+            gc.collect()
+            try:
+                (_libc or ctypes.CDLL(None)).malloc_trim(0)
+            except (OSError, AttributeError):  # not glibc
+                pass
             gc.freeze()  # the collector in each child never walks (and so never copies) our objects
             _zygote_loop(theirs, user, ipc_ns)
             os._exit(0)
@@ -202,6 +220,7 @@ def _prepare_child(ctl: socket.socket, user: int | None, ipc_ns: bool, retrying:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     st_r, st_w = os.pipe()
+    os.set_blocking(st_r, False)  # read once the job has ended (``_read_ready``): never waits
     try:
         pid = _fork_retrying() if retrying else os.fork()
     except OSError:
@@ -247,7 +266,10 @@ def _zygote_loop(ctl: socket.socket, user: int | None, ipc_ns: bool) -> None:
         os.close(st_r)
         ready = _prepare_child(ctl, user, ipc_ns, retrying=False)
         _, status, ru = os.wait4(pid, 0)
-        ctl.sendall(json.dumps({"status": status, "cpu_s": ru.ru_utime + ru.ru_stime}).encode() + b"\n")
+        # "ready": a child is forked ahead and none will be forked before the next request (when
+        # none is, the loop forks one now, while the runner cleans: its process count moves)
+        ctl.sendall(json.dumps({"status": status, "cpu_s": ru.ru_utime + ru.ru_stime,
+                                "ready": ready is not None}).encode() + b"\n")
 
 
 # ------------------------------------------------------------------------------------- child
@@ -316,8 +338,13 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: in
             if os.path.dirname(rel):
                 os.makedirs(os.path.dirname(rel), exist_ok=True)
             data = base64.b64decode(content["b64"]) if isinstance(content, dict) else content.encode()
-            with open(rel, "xb") as f:
-                f.write(data)
+            fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # as open(rel, "xb")
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
         stdin_fd = os.open(os.devnull, os.O_RDONLY)
         if job.get("stdin"):
             path = os.path.join(jobdir, ".stdin")
@@ -338,15 +365,16 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: in
         for res, value in limits:
             r.setrlimit(res, (value, value))
         cmd = job["command"]
-        trusted = None
+        trusted = None  # the path of a trusted script in PRECOMPILED
         if cmd[0] in PYTHONS and len(cmd) >= 2 and not cmd[1].startswith("-"):
-            trusted = PRECOMPILED.get(os.path.abspath(cmd[1]))
-            if trusted is None and os.path.dirname(os.path.abspath(cmd[1])) == HERE:
+            path = os.path.abspath(cmd[1])
+            trusted = path if path in PRECOMPILED else None
+            if trusted is None and os.path.dirname(path) == HERE:
                 raise LookupError(f"the runner has no trusted script {cmd[1]!r}")
             shipped = job["files"].get(cmd[1])
             if trusted is None and isinstance(shipped, str) and shipped in SOURCES:
                 # a job that ships our own harness (e.g. through a remote service) runs it as ours
-                trusted = PRECOMPILED[SOURCES[shipped]]
+                trusted = SOURCES[shipped]
         if trusted is not None:  # keep the start pipe at a known fd for the trusted script
             os.dup2(st_w, 3)
             os.closerange(4, 65536)
@@ -388,9 +416,10 @@ def _private_namespaces(workdir: str, tmpfs_mb: int) -> None:
 def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> None:
     """Run ``python3 script args`` inside this fresh child, as the interpreter would.
 
-    A trusted script (``trusted``: its code object, compiled by the runner at start) runs in
-    isolated mode: it imports only from the interpreter's own library, never from the job's
-    directory, which the job can write.
+    A trusted script (``trusted``: its path in PRECOMPILED, compiled by the runner at start)
+    runs in isolated mode: it imports only from the interpreter's own library, never from the
+    job's directory, which the job can write. One the runner has already loaded (PRELOADED: its
+    module body run once at start, so each job only calls its ``main()``) skips even that.
     """
     # exactly ``env``, changing only what differs (every write here copies a page of the zygote's)
     for key in [k for k in os.environ if k not in env]:
@@ -410,8 +439,10 @@ def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> N
     sys.stderr = sys.__stderr__ = open(2, "w", closefd=False, buffering=1)
     code = 0
     try:
-        if trusted is not None:  # our own harness: skip reading and compiling it per job
-            exec(trusted, {"__name__": "__main__", "__file__": argv[0], "__builtins__": __builtins__})
+        if trusted in PRELOADED:  # our own harness, loaded at start: run its main() as the script would
+            raise SystemExit(PRELOADED[trusted]["main"]())
+        if trusted is not None:  # skip reading and compiling it per job
+            exec(PRECOMPILED[trusted], {"__name__": "__main__", "__file__": argv[0], "__builtins__": __builtins__})
         else:
             runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as exc:
@@ -455,12 +486,23 @@ class Runner:
         # /tmp, /var/tmp and /dev/shm are ours alone only as a container's init or once our own
         # mount namespace gave us fresh tmpfs there; otherwise they are the host's: never empty them.
         private = os.getpid() == 1 or private_tmp
-        self.cleanup_dirs = [workdir] + (["/dev/shm", "/tmp", "/var/tmp"] if private else [])
+        # A read-only mount (the container's /tmp and /var/tmp, on its read-only root) can gain no
+        # entry, and no job can remount it writable: nothing to empty there.
+        self.cleanup_dirs = [workdir] + ([d for d in ("/dev/shm", "/tmp", "/var/tmp") if not _read_only(d)]
+                                         if private else [])
         # Without a namespace per job, IPC objects are removed after each job; only where this
         # runner owns the IPC namespace (a container), never the host's.
         self.clean_ipc = os.getpid() == 1 and not ipc_ns
         #: The next job's child, taken from the zygote while no job runs (see ``prefetch``).
         self.ready = None
+        #: The container's pids cgroup counter, when this runner is a container's init and that
+        #: cgroup is its own (see ``_kill_strays``); None elsewhere.
+        self.pids_current = _own_pids_counter() if os.getpid() == 1 else None
+        #: Set by ``run``: the zygote said that it holds a child forked ahead and forks nothing
+        #: more until asked (so this runner, the zygote and that child are all that should run).
+        self.clean_ready = False
+        #: The cgroup's OOM kill count, read while idle, after cleaning (None: read it per job).
+        self.oom_kills = None
 
     def prefetch(self) -> None:
         """Take the next job's child (its socket and pipes) from the zygote now, after cleaning,
@@ -472,12 +514,15 @@ class Runner:
                 self.ready = self.zygote.spawn()
             except (OSError, EOFError, ValueError):
                 self.ready = None
+        self.oom_kills = _oom_kills()  # no process of a job is left: what a job adds is its own
 
     def run(self, job: dict) -> dict:
         lim = job["limits"]
         cap = int(lim["output_bytes"])
         job["workdir"] = self.workdir
-        oom_before = _oom_kills()
+        oom_before = self.oom_kills if self.oom_kills is not None else _oom_kills()
+        self.oom_kills = None
+        self.clean_ready = False
         t0 = time.monotonic()
         ready, self.ready = self.ready, None
         if ready is not None and not self.zygote.alive():
@@ -495,11 +540,14 @@ class Runner:
         except OSError:
             pass
         sock.close()
-        out, err, start = bytearray(), bytearray(), bytearray()
-        bufs = {out_r: out, err_r: err, st_r: start}
+        out, err = bytearray(), bytearray()
+        bufs = {out_r: out, err_r: err}
         ctl = self.zygote.ctl.fileno()
         sel = select.poll()  # no descriptor of its own to make and close per job, unlike epoll
-        for fd in (out_r, err_r, st_r, ctl):
+        # The start pipe is not watched: it carries at most a few hundred bytes (a pipe holds
+        # 64 KiB), written before the job's script runs, and is read once the job has ended, so
+        # the runner is not woken (and does not take the CPU from the job) while the job starts.
+        for fd in (out_r, err_r, ctl):
             sel.register(fd, select.POLLIN)
         deadline = t0 + float(lim["timeout_s"])
         reason, status, truncated, recycle, wall = None, None, False, False, None
@@ -519,6 +567,7 @@ class Runner:
                 if fd == ctl:
                     sel.unregister(fd)
                     status = self.zygote.read_status()
+                    self.clean_ready = bool(status and status.get("ready"))
                     wall = time.monotonic() - t0
                     wall_end = time.monotonic()
                     if status is None:
@@ -529,11 +578,7 @@ class Runner:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     sel.unregister(fd)
-                    open_pipes -= fd != st_r
-                    continue
-                if fd == st_r:
-                    if len(start) < 512:
-                        start += chunk
+                    open_pipes -= 1
                     continue
                 bufs[fd] += chunk
                 if len(out) + len(err) > cap and reason is None:
@@ -546,6 +591,7 @@ class Runner:
                 wall_end = time.monotonic()
         os.close(out_r)
         os.close(err_r)
+        start = _read_ready(st_r, 512)
         os.close(st_r)
         st = status["status"]
         if os.WIFSIGNALED(st):
@@ -566,7 +612,7 @@ class Runner:
         if reason != "ok":
             recycle = True
         if start[:1] == b"I":  # the job could not be set up, for no fault of its own
-            return {"infra_error": "the runner could not set up the job: " + bytes(start[1:]).decode("utf-8", "replace"),
+            return {"infra_error": "the runner could not set up the job: " + start[1:].decode("utf-8", "replace"),
                     "recycle": True}
         if self._trusted(job) and start[:1] not in (b"S", b"T") and reason != "timeout":
             # the check harness ended before it ran any task or candidate code: not the candidate's doing
@@ -612,7 +658,18 @@ class Runner:
         Kept: the zygote and the child it forked ahead for the next job, which is still root
         (every uid 0: it drops to the job uid only when it takes a job, and no job can regain
         uid 0). Everything else below the runner is the job's: its orphans (reparented to the
-        runner, the subreaper) and children it made the zygote's with ``clone(CLONE_PARENT)``."""
+        runner, the subreaper) and children it made the zygote's with ``clone(CLONE_PARENT)``.
+
+        In a container, when the zygote said it holds its child forked ahead and forks nothing
+        more until asked, this runner, the zygote and that child are the only processes that
+        should exist; the container's pids cgroup counts every task in it (threads, zombies not
+        yet reaped, and children a job made anyone's with CLONE_PARENT included), so a count of 3
+        proves that the job left nothing and the walk is skipped."""
+        quiet, self.clean_ready = self.clean_ready, False
+        if quiet and self.pids_current and self.zygote.pid > 0:
+            if _read(self.pids_current) == b"3\n":
+                self._reap()  # a zygote that died (a zombie counted above) is noticed here
+                return False
         found = False
         for _ in range(200):
             tree = _tree(os.getpid())  # one walk: a child the zygote forks after it is in neither list
@@ -657,7 +714,8 @@ class Runner:
                     continue  # the way down to the work directory itself
                 try:
                     if stat.S_ISDIR(os.lstat(path).st_mode):  # a directory, never a link to one
-                        _shutil().rmtree(path, onerror=_force_remove)
+                        if not _empty_flat_dir(path):
+                            _shutil().rmtree(path, onerror=_force_remove)
                     else:
                         os.unlink(path)
                 except OSError:
@@ -665,6 +723,71 @@ class Runner:
                 if os.path.lexists(path):
                     ok = False
         return ok
+
+
+def _preload() -> None:
+    """Run the module body of each trusted script that defines ``main()`` once, now, with
+    ``sys.path`` limited to the interpreter's library (see PRELOADED). A script that fails to
+    load here is run the usual way, per job."""
+    saved = sys.path[:]
+    sys.path[:] = list(STDLIB_PATH)
+    try:
+        for path, code in PRECOMPILED.items():
+            ns = {"__name__": "selfgym_trusted", "__file__": path, "__builtins__": __builtins__}
+            try:
+                exec(code, ns)
+            except Exception:  # noqa: BLE001 - not preloadable: it runs in full per job
+                continue
+            if callable(ns.get("main")):
+                PRELOADED[path] = ns
+    finally:
+        sys.path[:] = saved
+
+
+def _empty_flat_dir(path: str) -> bool:
+    """Remove a directory that holds only files and links (a job's usual work directory) with
+    one unlink per entry; False as soon as anything else is met (a directory, an entry that
+    will not go), leaving what is left to ``rmtree``. Never follows a link."""
+    try:
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))  # a directory raises (EISDIR): rmtree's job
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True
+
+
+def _read_only(path: str) -> bool:
+    """True when ``path`` is on a read-only mount."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _own_pids_counter() -> str | None:
+    """The ``pids.current`` of the pids cgroup this process is in (cgroup v1 or v2), or None
+    when it cannot be shown to be ours: its ``cgroup.procs`` must list this process."""
+    for d in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        procs = _read(os.path.join(d, "cgroup.procs"))
+        if procs is not None and str(os.getpid()).encode() in procs.split() and \
+                _read(os.path.join(d, "pids.current")) is not None:
+            return os.path.join(d, "pids.current")
+    return None
+
+
+def _read_ready(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes already in the non-blocking pipe ``fd``."""
+    data = b""
+    try:
+        while len(data) < limit:
+            b = os.read(fd, limit - len(data))
+            if not b:
+                break
+            data += b
+    except BlockingIOError:
+        pass
+    return data
 
 
 def _shutil():
@@ -691,14 +814,32 @@ def _force_remove(func, path, _exc) -> None:
         _shutil().rmtree(path, ignore_errors=True)
 
 
+def _sysv_ipc_in_use() -> bool:
+    """Whether this IPC namespace holds any SysV shared memory segment, message queue or
+    semaphore set: three ``*_INFO`` calls, which report how many exist (no permission needed).
+    True when any call fails, so that the caller looks for them the long way."""
+    global _libc
+    _libc = _libc or ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(256)  # larger than shm_info, msginfo and seminfo
+    ints = ctypes.cast(buf, ctypes.POINTER(ctypes.c_int))
+    for call, cmd, used in (("shmctl", SHM_INFO, 0), ("msgctl", MSG_INFO, 0), ("semctl", SEM_INFO, 7)):
+        ctypes.memset(buf, 0, ctypes.sizeof(buf))
+        # shm_info.used_ids, msginfo.msgpool and seminfo.semusz: how many segments, queues, sets
+        rc = _libc.semctl(0, 0, cmd, buf) if call == "semctl" else getattr(_libc, call)(0, cmd, buf)
+        if rc < 0 or ints[used] != 0:
+            return True
+    return False
+
+
 def _remove_ipc() -> bool:
     """Remove every SysV IPC object and POSIX message queue in this (the container's) IPC
     namespace; every one was made by the job uid, which this runner shares as its real uid.
-    True when none is left."""
+    True when none is left. The SysV tables are read only when ``_sysv_ipc_in_use`` says
+    that something is there."""
     global _libc
     _libc = _libc or ctypes.CDLL(None, use_errno=True)
     ok = True
-    for path, call in SYSVIPC:
+    for path, call in SYSVIPC if _sysv_ipc_in_use() else ():
         text = _read(path)
         if text is None:
             continue
@@ -848,6 +989,7 @@ def main(argv: list[str] | None = None) -> int:
             SOURCES[source] = os.path.join(HERE, name)
         except OSError:
             pass
+    _preload()
     os.makedirs(args.workdir, exist_ok=True)
     ipc_ns = private_tmp = False
     if args.namespaces:
@@ -888,6 +1030,10 @@ def main(argv: list[str] | None = None) -> int:
         if result.get("recycle"):
             runner.clean()
             continue  # the host replaces this runner; it sends nothing more
+        # Leave the CPU to the caller while it reads this answer: cleaning up (and the zygote's
+        # fork for the job after next) would otherwise compete with it; a job that arrives
+        # meanwhile ends the wait, and is read only once cleaning is done.
+        select.select([fd_in], [], [], CLEAN_GRACE_S)
         why = runner.clean()
         if not why:
             runner.prefetch()
