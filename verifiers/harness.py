@@ -13,7 +13,8 @@ a forged ``__eq__`` cannot cross). The harness then decides:
   early ``sys.exit``/``os._exit``, patched builtins) can at most supply return values, which is
   what an honest candidate does anyway.
 
-The worker cannot reach this process's stdout (its own fds are replaced at fork) and cannot
+The worker cannot reach this process's stdout (its own fds are replaced at fork, and every other
+descriptor but its record pipe is closed before any task or candidate code runs) and cannot
 attach to it (this process is not dumpable). Output: one JSON line on stdout, tagged
 ``"selfgym_harness"``.
 
@@ -137,6 +138,10 @@ def _worker(spec: dict, start: int, fd: int) -> None:
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.dup2(null, 2)
+        # nothing of this process's but its record pipe reaches candidate code (the runner's
+        # descriptors included: e.g. the one on which it learns that this harness has finished)
+        os.closerange(3, fd)
+        os.closerange(fd + 1, 1 << 16)
         out = os.fdopen(fd, "w", buffering=1)
 
         def emit(rec):

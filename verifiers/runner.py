@@ -37,7 +37,11 @@ IPC: a local runner as root gives every job a fresh IPC namespace; a container's
 every SysV and POSIX IPC object after each job (all of them were made by the job uid).
 A trusted script (the check harness) gets a *start pipe*: it writes one byte there once it has
 loaded everything it needs, before any task or candidate code runs. If it ends without that
-byte, the failure cannot be the candidate's and is reported as an infrastructure error.
+byte, the failure cannot be the candidate's and is reported as an infrastructure error. Its
+process also holds a second end of that pipe (DONE_FD), which the script is not told of and its
+workers close: once the script has finished, the runner's code there reports its exit code and
+CPU time on it and closes the output, and the runner answers without waiting for the process's
+exit; it awaits the zygote's report of that exit before cleaning, and retires if they differ.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 START_FD_ENV = "SELFGYM_START_FD"
+#: In a trusted script's process, the runner's own copy of the start pipe (the script is not told
+#: of it and its workers close it): where it reports, once the script has finished, how it ended.
+DONE_FD = 4
+#: How long the runner waits, after an early answer, for the zygote to report that child's end.
+FINISH_TIMEOUT_S = 10.0
 #: After answering, how long the runner waits (unless the next job comes first) before it cleans.
 CLEAN_GRACE_S = 0.002
 SYSVIPC = (("/proc/sysvipc/shm", "shmctl"), ("/proc/sysvipc/sem", "semctl"), ("/proc/sysvipc/msg", "msgctl"))
@@ -377,7 +386,8 @@ def _child_main(sock: socket.socket, out_w: int, err_w: int, st_w: int, user: in
                 trusted = SOURCES[shipped]
         if trusted is not None:  # keep the start pipe at a known fd for the trusted script
             os.dup2(st_w, 3)
-            os.closerange(4, 65536)
+            os.dup2(st_w, DONE_FD)
+            os.closerange(DONE_FD + 1, 65536)
             env[START_FD_ENV] = "3"
         else:
             os.closerange(3, 65536)
@@ -461,7 +471,24 @@ def _run_python_here(argv: list[str], env: dict, jobdir: str, trusted=None) -> N
         sys.stderr.flush()
     except BaseException:  # noqa: BLE001 - the job's streams may be broken; exiting matters more
         pass
+    if trusted is not None:
+        _report_done(code)
     os._exit(code)
+
+
+def _report_done(code: int) -> None:
+    """A trusted script has finished (its output flushed): say so on DONE_FD, with its exit
+    code and CPU time (its workers' included), then close its output. The runner, seeing the
+    output end and this report, answers at once instead of after this process's exit (the
+    teardown of its memory, then the zygote's report), which it awaits after answering."""
+    try:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        os.write(DONE_FD, b"D" + json.dumps({"code": code, "cpu_s": cpu}).encode())
+        os.close(1)
+        os.close(2)
+    except BaseException:  # noqa: BLE001 - no report: the runner waits for the exit as for any job
+        pass
 
 
 def _exit_code(code) -> int:
@@ -503,6 +530,9 @@ class Runner:
         self.clean_ready = False
         #: The cgroup's OOM kill count, read while idle, after cleaning (None: read it per job).
         self.oom_kills = None
+        #: After an early answer (see ``_report_done``): the exit code the harness reported, until
+        #: the zygote confirms it (``_finish``).
+        self.pending = None
 
     def prefetch(self) -> None:
         """Take the next job's child (its socket and pipes) from the zygote now, after cleaning,
@@ -551,6 +581,7 @@ class Runner:
             sel.register(fd, select.POLLIN)
         deadline = t0 + float(lim["timeout_s"])
         reason, status, truncated, recycle, wall = None, None, False, False, None
+        trusted, start = self._trusted(job), b""
         wall_end = t0  # set when the job's status arrives
         open_pipes = 2
         while True:
@@ -565,6 +596,8 @@ class Runner:
                 timeout = max(0.0, wall_end + 0.05 - now)
             for fd, _ in sel.poll(max(0.0, timeout) * 1000.0):
                 if fd == ctl:
+                    if self.pending is not None:  # answered early: that report is read after (_finish)
+                        continue
                     sel.unregister(fd)
                     status = self.zygote.read_status()
                     self.clean_ready = bool(status and status.get("ready"))
@@ -579,6 +612,14 @@ class Runner:
                 if not chunk:
                     sel.unregister(fd)
                     open_pipes -= 1
+                    if open_pipes == 0 and status is None and reason is None and trusted:
+                        start += _read_ready(st_r, 512)
+                        status = _done_report(start)
+                        if status is not None:  # the harness has finished: answer now (see _report_done)
+                            self.pending = os.WEXITSTATUS(status["status"])
+                            wall = time.monotonic() - t0
+                            wall_end = time.monotonic()
+                            sel.unregister(ctl)
                     continue
                 bufs[fd] += chunk
                 if len(out) + len(err) > cap and reason is None:
@@ -591,7 +632,7 @@ class Runner:
                 wall_end = time.monotonic()
         os.close(out_r)
         os.close(err_r)
-        start = _read_ready(st_r, 512)
+        start += _read_ready(st_r, 512 - len(start))
         os.close(st_r)
         st = status["status"]
         if os.WIFSIGNALED(st):
@@ -631,6 +672,9 @@ class Runner:
         empty the writable places and the IPC namespace. Returns why this runner must retire
         ("" when it is clean)."""
         why = []
+        late = self._finish()
+        if late:
+            why.append(late)
         try:
             if self._kill_strays():
                 why.append("left processes")
@@ -643,6 +687,31 @@ class Runner:
         if self.zygote.pid <= 0:
             why.append("the zygote is gone")
         return "; ".join(why)
+
+    def _finish(self) -> str:
+        """After an early answer: wait for the zygote's report of how the child ended, which
+        must be the exit the harness reported; why this runner must retire otherwise."""
+        if self.pending is None:
+            return ""
+        code, self.pending = self.pending, None
+        status = None
+        try:
+            self.zygote.ctl.settimeout(FINISH_TIMEOUT_S)
+            status = self.zygote.read_status()
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                self.zygote.ctl.settimeout(None)
+            except OSError:
+                pass
+        if status is None:  # a late report must never be taken for the next job's: retire
+            return "the checker did not end after reporting its result"
+        self.clean_ready = bool(status.get("ready"))
+        st = status["status"]
+        if not os.WIFEXITED(st) or os.WEXITSTATUS(st) != code:
+            return f"the checker ended otherwise than it reported (status {st}, reported exit {code})"
+        return ""
 
     @staticmethod
     def _trusted(job: dict) -> bool:
@@ -774,6 +843,21 @@ def _own_pids_counter() -> str | None:
                 _read(os.path.join(d, "pids.current")) is not None:
             return os.path.join(d, "pids.current")
     return None
+
+
+def _done_report(start: bytes) -> dict | None:
+    """The status a trusted script reported on its start pipe after its start byte (see
+    ``_report_done``), as the zygote would report it; None when there is none."""
+    if start[:2] != b"SD":
+        return None
+    try:
+        msg = json.loads(start[2:])
+        code, cpu = msg["code"], float(msg["cpu_s"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if type(code) is not int or not 0 <= code <= 255:
+        return None
+    return {"status": code << 8, "cpu_s": cpu}
 
 
 def _read_ready(fd: int, limit: int) -> bytes:

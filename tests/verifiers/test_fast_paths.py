@@ -1,10 +1,11 @@
-"""The runner's cheap checks between jobs decide only whether there is something to clean:
-whatever a job leaves is still removed (or its worker replaced), one kind at a time, and a job
-that leaves nothing keeps its worker.
+"""The runner's fast paths (verifiers/runner.py) keep every guarantee.
 
-The checks (verifiers/runner.py): the container's pids cgroup count instead of a walk of the
-process tree, the SysV ``*_INFO`` counts instead of reading /proc/sysvipc, one unlink per entry
-for a work directory that holds only files, and a harness whose module body ran once at start.
+Between jobs, cheap checks decide only whether there is something to clean: the container's
+pids cgroup count instead of a walk of the process tree, the SysV ``*_INFO`` counts instead of
+reading /proc/sysvipc, one unlink per entry for a work directory that holds only files. Whatever
+a job leaves is still removed (or its worker replaced), one kind at a time, and a job that leaves
+nothing keeps its worker. The check harness's module body runs once per runner, and the runner
+answers as soon as the harness reports that it has finished, on a descriptor no candidate holds.
 """
 
 from __future__ import annotations
@@ -144,3 +145,45 @@ def test_the_harness_loaded_once_keeps_nothing_of_one_job_for_the_next(backend):
         assert sb.pool.stats()["started"] == 1
     finally:
         sb.close()
+
+
+PROBE = textwrap.dedent("""
+    import os
+
+    def probe():
+        pipes = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if int(fd) > 2 and os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                    pipes.append(fd)
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+        forged = 0
+        for fd in range(3, 256):  # try to pass a forged end-of-harness report off as the runner's
+            try:
+                os.write(fd, b'SD{"code": 0, "cpu_s": 0.0}\\n')  # a line of its own: a record pipe ignores it
+                forged += 1
+            except OSError:
+                pass
+        try:
+            os.close(os.open(f"/proc/{os.getppid()}/fd/4", os.O_WRONLY))  # the harness's own copy
+            reached = True
+        except OSError:
+            reached = False
+        return [len(pipes), reached]
+""")
+
+
+@pytest.mark.parametrize("backend", ["docker", "process"])
+def test_candidate_code_holds_no_descriptor_but_its_record_pipe(request, backend):
+    """The harness's workers close every descriptor but their record pipe before any task or
+    candidate code runs (the runner's end-of-harness report goes on one the harness holds), and
+    cannot reach the harness's through /proc: the probe sees one pipe and reaches nothing, and
+    what it writes on that pipe changes no verdict."""
+    sb = request.getfixturevalue(f"{backend}_sandbox")
+    v = run_tests(PROBE, "def test_probe(candidate):\n    assert candidate() == [1, False]\n",
+                  entry_point="probe", sandbox=sb)
+    assert v.passed, v
+    v = run_tests(PROBE, "def test_probe(candidate):\n    assert candidate() == 'never'\n",
+                  entry_point="probe", sandbox=sb)
+    assert v.status == Status.TASK_FAILURE and not v.passed, v
