@@ -22,8 +22,12 @@ for the floor and the warm pool the CPU a verdict costs in the containers and in
 during the throughput part, with the rate that CPU allows on this machine's cores (a ceiling
 no scheduling can beat; less sensitive to other load than wall-clock figures).
 
-    python benchmarks/bench_sandbox.py            # about two minutes on a 2-core VM
+    python benchmarks/bench_sandbox.py            # about a minute on a 2-core VM
     python benchmarks/bench_sandbox.py --quick
+    # also a docker pool whose containers run another runner.py (e.g. the code before a change),
+    # interleaved with the rest:
+    git show HEAD~1:verifiers/runner.py > /tmp/runner_before.py
+    python benchmarks/bench_sandbox.py --compare-runner /tmp/runner_before.py
 """
 
 from __future__ import annotations
@@ -316,11 +320,34 @@ def pool(backend: str, pool_size: int):
     return one, sb
 
 
+OTHER = "docker pool (warm), --compare-runner"
+
+
+def pool_with_runner(runner: str, pool_size: int):
+    """A warm docker pool whose containers run ``runner`` (a runner.py) instead of this package's."""
+    from selfgym.verifiers import docker_backend
+
+    ours, docker_backend.RUNNER = docker_backend.RUNNER, os.path.abspath(runner)
+    try:
+        sb = get_sandbox("docker", pool_size=pool_size)
+        workers = [sb.pool.acquire() for _ in range(pool_size)]  # started now, with that runner
+    finally:
+        docker_backend.RUNNER = ours
+    for w in workers:
+        sb.pool.release(w)
+
+    def one() -> bool:
+        return run_tests(SOLUTION, TESTS, entry_point="add", sandbox=sb).passed
+    return one, sb
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer jobs (a smoke run)")
     ap.add_argument("--threads", type=int, default=4, help="callers for the throughput part")
     ap.add_argument("--pool-size", type=int, default=2)
+    ap.add_argument("--compare-runner", metavar="RUNNER_PY", default=None,
+                    help="also measure a docker pool running this runner.py (e.g. the code before a change)")
     args = ap.parse_args()
     n_lat, n_tput, n_cold = (20, 40, 3) if args.quick else (200, 600, 15)  # cold latency: one call a round
     rows = {}
@@ -331,17 +358,24 @@ def main() -> int:
         docker_one, docker_sb = pool("docker", args.pool_size)
         process_one, process_sb = pool("process", args.pool_size)
         cold_one = docker_run_per_job(jobdir)
+        variants = {
+            "fork-per-job floor (one warm container)": (floor_one, floor_ids, False),
+            "docker pool (warm)": (docker_one, lambda: pool_ids(docker_sb), False),
+            "process pool (warm)": (process_one, None, False),
+            "docker run per job (cold)": (cold_one, None, True),
+        }
+        other_sb = None
+        if args.compare_runner:
+            other_one, other_sb = pool_with_runner(args.compare_runner, args.pool_size)
+            variants[OTHER] = (other_one, lambda: pool_ids(other_sb), False)
         try:  # interleaved: the ratios compare figures taken under the same load
-            rows.update(measure_paired({
-                "fork-per-job floor (one warm container)": (floor_one, floor_ids, False),
-                "docker pool (warm)": (docker_one, lambda: pool_ids(docker_sb), False),
-                "process pool (warm)": (process_one, None, False),
-                "docker run per job (cold)": (cold_one, None, True),
-            }, n_lat, n_tput, args.threads))
+            rows.update(measure_paired(variants, n_lat, n_tput, args.threads))
         finally:
             floor_close()
             docker_sb.close()
             process_sb.close()
+            if other_sb is not None:
+                other_sb.close()
         rows["docker run per job (cold)"]["per_s"] = throughput(cold_one, n_cold * 2, 2)
         rows["bare subprocess (no isolation)"] = measure(bare_subprocess(jobdir), n_lat // 2, n_tput // 2, args.threads)
         rows["reference: python3 -c pass"] = measure(
@@ -363,10 +397,14 @@ def main() -> int:
     print("\n| goal | measured | met |\n|---|---:|---|")
     for name, value, met in goals:
         print(f"| {name} | {value:.2f} | {'yes' if met else 'no'} |")
+    if OTHER in rows:
+        print(f"\nThe pool running {args.compare_runner}: p50 {rows[OTHER]['p50_ms'] / floor['p50_ms']:.2f}x the floor's")
     cores = os.cpu_count() or 1
     print(f"\nCPU per verdict during the throughput part (ceiling: {cores} cores / CPU per verdict)\n")
     print("| variant | in the container(s) ms | in this process ms | ceiling verdicts/s |\n|---|---:|---:|---:|")
-    for name in ("fork-per-job floor (one warm container)", "docker pool (warm)"):
+    for name in ("fork-per-job floor (one warm container)", "docker pool (warm)", OTHER):
+        if name not in rows:
+            continue
         r = rows[name]
         per = r["box_cpu_ms"] + r["host_cpu_ms"]
         print(f"| {name} | {r['box_cpu_ms']:.2f} | {r['host_cpu_ms']:.2f} | {cores * 1000 / per:.0f} |")
