@@ -95,8 +95,8 @@ class Args:
     """run the prompts' common start (system message, worked examples) once and reuse its cache"""
     distinct_by: str = "prompt"
     """what makes two tasks the same problem: 'prompt' (the task's text; for generators that repeat a
-    problem under new ids) or 'id' (for envs whose instruction repeats over distinct states, such as
-    web pages: ids are split by hash, so no held-out task is trained on either way)"""
+    problem under new ids) or 'payload' (the whole task state, for envs whose instruction repeats over
+    distinct states, such as web pages); ids are split by hash either way"""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -178,8 +178,8 @@ def write_results(args: Args, env_kwargs: dict, held: list, rows: list, win_sets
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.distinct_by not in ("prompt", "id"):
-        raise SystemExit(f"--distinct-by must be 'prompt' or 'id', got {args.distinct_by!r}")
+    if args.distinct_by not in ("prompt", "payload"):
+        raise SystemExit(f"--distinct-by must be 'prompt' or 'payload', got {args.distinct_by!r}")
     if args.label not in ("verifier", "majority"):
         raise SystemExit(f"--label must be 'verifier' or 'majority', got {args.label!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Some generators give the same problem under different ids (reasoning-gym's items depend on
     # seed + index), so problems are also compared by their text. Seed blocks lie 10,000 apart.
     def key(t) -> str:  # what makes two tasks the same problem
-        return t.prompt if args.distinct_by == "prompt" else t.id
+        return t.prompt if args.distinct_by == "prompt" else json.dumps(t.payload, sort_keys=True)
 
     per_round = args.train_tasks if args.fresh_tasks else 0
     need = args.train_tasks + per_round * (args.rounds - 1)

@@ -357,27 +357,9 @@ class RaySandboxPool(Sandbox):
                 "replaced": self.replaced, "jobs": self.jobs, "limits": self.limits.to_dict()}
 
     def close(self) -> None:
-        import ray
+        from selfgym.executors.ray_exec import release_actors
 
-        if not ray.is_initialized():
-            return
-        for a in self.actors:
-            try:
-                ray.get(a.close.remote(), timeout=20)
-            except Exception:  # noqa: BLE001
-                pass
-            try:
-                ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001
-                pass
-        try:
-            from ray.util.placement_group import remove_placement_group
-
-            remove_placement_group(self.pg)
-        except Exception:  # noqa: BLE001
-            pass
-        if self._own_ray:
-            ray.shutdown()
+        release_actors(self.actors, self.pg, self._own_ray, close_first=True)
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -30,6 +30,33 @@ def _ray():
     return require("ray", "distributed", "running envs as Ray actors")
 
 
+def release_actors(actors, placement_group, own_ray: bool, *, close_first: bool = False) -> None:
+    """Kill ``actors`` (each after its ``close()`` when ``close_first``), remove their placement
+    group, and shut Ray down when this process started it. Best effort: an actor or a group that
+    is already gone counts as released."""
+    ray = _ray()
+    if not ray.is_initialized():
+        return
+    for a in actors:
+        if close_first:
+            try:
+                ray.get(a.close.remote(), timeout=20)
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            ray.kill(a, no_restart=True)
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        from ray.util.placement_group import remove_placement_group
+
+        remove_placement_group(placement_group)
+    except Exception:  # noqa: BLE001
+        pass
+    if own_ray:
+        ray.shutdown()
+
+
 class _EnvHost:
     """The body of the env actor: ``n`` envs of one id, addressed by index."""
 
@@ -167,20 +194,5 @@ class RayActors(Transport):
         return ray.get([a.where.remote() for a in self.actors])
 
     def close(self):
-        ray = _ray()
-        if not ray.is_initialized():
-            return
-        for a in self.actors:
-            try:
-                ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001
-                pass
-        try:
-            from ray.util.placement_group import remove_placement_group
-
-            remove_placement_group(self.pg)
-        except Exception:  # noqa: BLE001
-            pass
-        if self._own_ray:
-            ray.shutdown()
+        release_actors(self.actors, self.pg, self._own_ray)
 
