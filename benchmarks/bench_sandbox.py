@@ -182,10 +182,13 @@ def bare_subprocess(jobdir: str):
 
 
 def docker_run_per_job(jobdir: str):
-    from selfgym.verifiers.docker_backend import client
+    import socket
+
+    from selfgym.verifiers.docker_backend import LABEL, START_LABEL, _start_time, client
     from selfgym.verifiers.image import IMAGE
 
     api = client().api
+    labels = {LABEL: f"{socket.gethostname()}:{os.getpid()}", START_LABEL: str(_start_time(os.getpid()))}
     os.chmod(jobdir, 0o755)
     for f in os.listdir(jobdir):
         os.chmod(os.path.join(jobdir, f), 0o644)
@@ -194,7 +197,7 @@ def docker_run_per_job(jobdir: str):
         hc = api.create_host_config(network_mode="none", read_only=True, tmpfs={"/work": "size=64m"}, mem_limit="320m",
                                     memswap_limit="320m", nano_cpus=10**9, pids_limit=72, cap_drop=["ALL"],
                                     security_opt=["no-new-privileges"], binds={jobdir: {"bind": "/job", "mode": "ro"}})
-        cid = api.create_container(IMAGE, command=["python3", "harness.py"], user="1000:1000", working_dir="/job",
+        cid = api.create_container(IMAGE, command=["python3", "harness.py"], user="1000:1000", working_dir="/job", labels=labels,
                                    host_config=hc, network_disabled=True)["Id"]
         try:
             api.start(cid)
@@ -261,10 +264,12 @@ def fork_floor():
     import struct
     import threading
 
-    from selfgym.verifiers.docker_backend import HARNESS, client
+    from selfgym.verifiers.docker_backend import HARNESS, LABEL, START_LABEL, _start_time, client
     from selfgym.verifiers.image import IMAGE
 
     api = client().api
+    # owner labels, as the pool's: if this process dies, the next sandbox start removes it
+    labels = {LABEL: f"{socket.gethostname()}:{os.getpid()}", START_LABEL: str(_start_time(os.getpid()))}
     d = tempfile.mkdtemp(prefix="selfgym-floor-")
     os.chmod(d, 0o755)
     path = os.path.join(d, "runner.sock")
@@ -277,7 +282,7 @@ def fork_floor():
                                 security_opt=["no-new-privileges"],
                                 binds={HARNESS: {"bind": "/opt/selfgym/harness.py", "mode": "ro"},
                                        d: {"bind": "/run/selfgym", "mode": "ro"}})
-    cid = api.create_container(IMAGE, command=["python3", "-I", "-S", "-c", FLOOR_SERVER], user="1000:1000",
+    cid = api.create_container(IMAGE, command=["python3", "-I", "-S", "-c", FLOOR_SERVER], user="1000:1000", labels=labels,
                                working_dir="/work", host_config=hc, network_disabled=True)["Id"]
     api.start(cid)
     conn, _ = lst.accept()
