@@ -297,12 +297,12 @@ def main(argv: list[str] | None = None) -> dict:
                 if not ok:
                     continue
                 n_accepted += 1
-                key = text.strip()
-                if key in seen or len(seen) >= args.keep_per_task:
+                reply = text.strip()
+                if reply in seen or len(seen) >= args.keep_per_task:
                     continue
-                if args.max_answer_chars and len(key) > args.max_answer_chars:
+                if args.max_answer_chars and len(reply) > args.max_answer_chars:
                     continue
-                seen.add(key)
+                seen.add(reply)
                 accepted_correct += right
                 examples.append((chat, text[len(args.prefill):]))  # the prefill is part of the prompt
                 data_file.write(json.dumps({"round": r, "task": task.to_dict(), "completion": text, "label": args.label,
