@@ -60,8 +60,9 @@ def _start_run(tmp_path: Path, episodes_first: int) -> tuple[subprocess.Popen, P
     out = tmp_path / "run"
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import slow_env; slow_env.register(); "
             "from selfgym.cli import main; sys.exit(main(sys.argv[1:]))")
+    # 0.6 s an episode: the stop lands while the second env still has over a second to run
     argv = [sys.executable, "-c", code, "run", slow_env.ENV_ID, slow_env.ENV_ID2, "--out", str(out), *SLOW,
-            "--episodes", str(episodes_first)]
+            "--env-kwargs", '{"delay": 0.3, "length": 2}', "--episodes", str(episodes_first)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc, out
 
@@ -80,7 +81,7 @@ def test_a_stopped_run_prints_rows_as_envs_finish_and_writes_partial_results(tmp
             assert time.monotonic() < deadline, "".join(lines)
         else:
             pytest.fail("the run ended before printing the first env's row:\n" + "".join(lines))
-        # wait for a few episodes of the second env (each takes 0.2 s), then stop the run
+        # wait for the second env's first episode, then stop the run
         while len(_episodes(out)) < 4:
             time.sleep(0.05)
             assert time.monotonic() < deadline

@@ -9,40 +9,26 @@ problem text), and ``--from-base`` fine-tunes on every example accepted so far e
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from selfgym.types import load_jsonl
-
-ROOT = Path(__file__).resolve().parents[2]
 ENV_KWARGS = {"dataset": "aiw", "level": 0, "max_attempts": 1}
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
+def test_star_on_reasoning_trains_only_on_verified_replies(run_expert_iteration):
     pytest.importorskip("reasoning_gym")
     import gymnasium as gym
 
     import selfgym.envs  # noqa: F401 - registers the ids
     from selfgym.envs.reasoning.env import ReasoningEnv
 
-    argv = ["--env-id", "selfgym/Reasoning-v0", "--env-kwargs", json.dumps(ENV_KWARGS), "--shots", "2",
-            "--train-tasks", "6", "--eval-tasks", "6", "--samples", "4", "--rounds", "2", "--max-new-tokens", "8",
-            "--epochs", "1", "--from-base", "--max-answer-chars", "40", "--share-prefix", "--out", str(tmp_path)]
-    env_vars = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expert_iteration.py"), *argv],
-                          capture_output=True, text=True, timeout=1800, env=env_vars, cwd=str(ROOT))
-    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    data = load_jsonl(tmp_path / "train_data.jsonl")
-    held = load_jsonl(tmp_path / "heldout.jsonl")
+    stdout, metrics, data, held = run_expert_iteration(
+        ["--env-id", "selfgym/Reasoning-v0", "--env-kwargs", json.dumps(ENV_KWARGS), "--shots", "2",
+         "--train-tasks", "6", "--eval-tasks", "6", "--samples", "4", "--rounds", "2", "--max-new-tokens", "8",
+         "--epochs", "1", "--from-base", "--max-answer-chars", "40", "--share-prefix"])
     env = gym.make("selfgym/Reasoning-v0", **ENV_KWARGS)
     reasoning: Any = env.unwrapped  # Any: the type checker does not narrow it by the isinstance below
     assert isinstance(reasoning, ReasoningEnv)
@@ -76,8 +62,8 @@ def test_star_on_reasoning_trains_only_on_verified_replies(tmp_path):
     # the printed held-out rates agree with the per-task file, with their intervals
     for row in metrics["heldout"]:
         assert row["k"] == sum(r[row["name"]] for r in held) and row["n"] == 6
-        assert f"[{row['lo']:.1%}, {row['hi']:.1%}]" in proc.stdout
-    assert "paired 95% bootstrap interval" in proc.stdout
+        assert f"[{row['lo']:.1%}, {row['hi']:.1%}]" in stdout
+    assert "paired 95% bootstrap interval" in stdout
 
 
 @pytest.mark.model

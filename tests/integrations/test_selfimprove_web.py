@@ -9,38 +9,24 @@ again here, on the same page), and no held-out page is trained on or shown as a 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from selfgym.types import load_jsonl
-
-ROOT = Path(__file__).resolve().parents[2]
 ENV_ID = "selfgym/Web-click-button-v0"
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_expert_iteration_on_web_pages_trains_only_on_rewarded_actions(tmp_path):
+def test_expert_iteration_on_web_pages_trains_only_on_rewarded_actions(run_expert_iteration):
     import gymnasium as gym
 
     import selfgym.envs  # noqa: F401 - registers the ids
     from selfgym.integrations.trl import env_tasks
 
-    argv = ["--env-id", ENV_ID, "--env-kwargs", "{}", "--distinct-by", "payload", "--shots", "2", "--share-prefix",
-            "--train-tasks", "16", "--eval-tasks", "4", "--samples", "8", "--rounds", "1", "--max-new-tokens", "8",
-            "--epochs", "1", "--out", str(tmp_path)]
-    env_vars = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expert_iteration.py"), *argv],
-                          capture_output=True, text=True, timeout=1800, env=env_vars, cwd=str(ROOT))
-    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    data = load_jsonl(tmp_path / "train_data.jsonl")
-    held = load_jsonl(tmp_path / "heldout.jsonl")
+    _, metrics, data, held = run_expert_iteration(
+        ["--env-id", ENV_ID, "--env-kwargs", "{}", "--distinct-by", "payload", "--shots", "2", "--share-prefix",
+         "--train-tasks", "16", "--eval-tasks", "4", "--samples", "8", "--rounds", "1", "--max-new-tokens", "8",
+         "--epochs", "1"])
     env = gym.make(ENV_ID)
     try:
         # every example trained on is a click the page rewards, replayed on that very page
