@@ -58,7 +58,9 @@ def test_budget_must_be_positive(tmp_path):
 
 def _start_run(tmp_path: Path, episodes_first: int) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "run"
-    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import slow_env; slow_env.register(); "
+    # Ctrl-C as in a terminal: a test run started in the background inherits SIGINT ignored
+    code = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import slow_env; slow_env.register(); "
             "from selfgym.cli import main; sys.exit(main(sys.argv[1:]))")
     # 0.6 s an episode: the stop lands while the second env still has over a second to run
     argv = [sys.executable, "-c", code, "run", slow_env.ENV_ID, slow_env.ENV_ID2, "--out", str(out), *SLOW,
